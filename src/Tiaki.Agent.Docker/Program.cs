@@ -1,0 +1,2 @@
+Console.Error.WriteLine("tiaki-agent-docker: not implemented yet");
+return 2;
