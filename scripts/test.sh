@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the whole test suite on a machine that has never seen the project: installs (apt, if
+# Runs the whole test suite (or TEST_TARGET=tests/X.Tests, with dotnet test arguments after) on a machine that has never seen the project: installs (apt, if
 # missing) and starts every service the tests use, runs them, stops what it started.
 #   Docker engine · CNCF registry on 127.0.0.1:5000 · PostgreSQL 15 · SMTP sink · Chromium
 set -euo pipefail
@@ -37,7 +37,8 @@ cleanup() {
     esac
   done
 }
-trap cleanup EXIT
+# TIAKI_KEEP_SERVICES=1 leaves them running for the next run (development).
+[ "${TIAKI_KEEP_SERVICES:-}" = 1 ] || trap cleanup EXIT
 
 # Docker engine (no init system here: start our own unless one answers).
 export DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docker.sock}
@@ -95,7 +96,7 @@ export TIAKI_TEST_CHROMIUM=/usr/bin/chromium
 echo "== services up; running tests"
 log="$run/dotnet-test.log"
 set +e
-dotnet test Tiaki.slnx "$@" 2>&1 | tee "$log"
+dotnet test "${TEST_TARGET:-Tiaki.slnx}" "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 
