@@ -28,7 +28,7 @@ public sealed class RegistryClientOptions
     public TimeSpan InitialBackoff { get; init; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>Longest wait between attempts, including a registry's <c>Retry-After</c>.</summary>
-    public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>Tags asked for per page of the tag list.</summary>
     public int TagPageSize { get; init; } = 1000;
