@@ -104,8 +104,17 @@ public sealed class RegistryProxy : IAsyncDisposable
             await response.Content.CopyToAsync(context.Response.Body);
     }
 
+    private readonly ConcurrentDictionary<string, (string Name, List<string> Tags)> _tagLists = new();
+
     private async Task PaginateTagsAsync(HttpContext context, string path, int limit)
     {
+        var last = context.Request.Query["last"].ToString();
+        // Continuation pages reuse the list read for the first page, as a registry's own cursor would.
+        if (last.Length > 0 && _tagLists.TryGetValue(path, out var cached))
+        {
+            await WritePageAsync(context, path, limit, cached.Name, cached.Tags, last);
+            return;
+        }
         using var request = new HttpRequestMessage(HttpMethod.Get, $"http://{_upstreamHost}{path}");
         if (context.Request.Headers.Authorization.Count > 0)
             request.Headers.TryAddWithoutValidation("Authorization", context.Request.Headers.Authorization.ToArray());
@@ -120,8 +129,13 @@ public sealed class RegistryProxy : IAsyncDisposable
         using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         var name = doc.RootElement.GetProperty("name").GetString()!;
         var all = doc.RootElement.GetProperty("tags").EnumerateArray().Select(t => t.GetString()!).Order(StringComparer.Ordinal).ToList();
+        _tagLists[path] = (name, all);
+        await WritePageAsync(context, path, limit, name, all, last);
+    }
+
+    private static async Task WritePageAsync(HttpContext context, string path, int limit, string name, List<string> all, string last)
+    {
         var n = int.TryParse(context.Request.Query["n"], out var asked) && asked > 0 ? Math.Min(asked, limit) : limit;
-        var last = context.Request.Query["last"].ToString();
         var page = all.Where(t => last.Length == 0 || string.CompareOrdinal(t, last) > 0).Take(n).ToList();
         if (page.Count == n && all.Count > 0 && page[^1] != all[^1])
             context.Response.Headers.Link = $"<{path}?n={n}&last={Uri.EscapeDataString(page[^1])}>; rel=\"next\"";
