@@ -238,41 +238,46 @@ public sealed partial class RegistryClient : IDisposable
             Insecure = _insecureHosts.Contains(reference.Registry.ToLowerInvariant()) || _insecureHosts.Contains(reference.ApiHost.ToLowerInvariant()),
         });
 
-    /// <summary>One registry call: bounded per registry, authenticated, retried; a 401 re-reads the challenge once.</summary>
+    /// <summary>
+    /// One registry call: authenticated, retried, and bounded per registry; a 401 re-reads the challenge once.
+    /// Pings and token requests happen outside the registry's concurrency gate: they go to the
+    /// token service (another host) or happen once, and must not hold a slot meant for the registry.
+    /// </summary>
     private async Task<RegistryResult<RawResponse>> SendAsync(ImageReference reference, string what, Func<Uri, HttpRequestMessage> build, CancellationToken cancellationToken)
     {
         var host = HostFor(reference);
-        await host.Gate.WaitAsync(cancellationToken);
-        try
+        var ping = await EnsurePingedAsync(host, cancellationToken);
+        if (ping is not null) return ping;
+        var client = host.Insecure ? _insecure : _secure;
+        var scope = $"repository:{reference.Repository}:pull";
+        for (var round = 0; ; round++)
         {
-            var ping = await EnsurePingedAsync(host, cancellationToken);
-            if (ping is not null) return ping;
-            var client = host.Insecure ? _insecure : _secure;
-            string? scope = $"repository:{reference.Repository}:pull";
-            for (var round = 0; ; round++)
+            var authorization = await AuthorizationAsync(host, scope, cancellationToken);
+            if (!authorization.IsSuccess) return authorization.Error;
+            var header = authorization.Value.Header;
+            RegistryResult<RawResponse> result;
+            await host.Gate.WaitAsync(cancellationToken);
+            try
             {
-                var authorization = await AuthorizationAsync(host, scope, cancellationToken);
-                if (!authorization.IsSuccess) return authorization.Error;
-                var header = authorization.Value.Header;
-                var result = await SendWithRetryAsync(client, host.Registry, what, () =>
+                result = await SendWithRetryAsync(client, host.Registry, what, () =>
                 {
                     var request = build(host.BaseUri!);
                     request.Headers.Authorization = header;
                     return request;
                 }, _options.MaxAttempts, cancellationToken);
-                if (!result.IsSuccess) return result;
-                if (result.Value.StatusCode != HttpStatusCode.Unauthorized || round > 0) return result;
-
-                // A 401 means the token expired early or the registry wants another scope: re-read its challenge once.
-                if (AuthChallenge.From(result.Value.Headers) is not { } challenge) return result;
-                host.Challenge = challenge;
-                if (challenge.Parameters.TryGetValue("scope", out var asked) && asked.Length > 0) scope = asked;
-                if (host.Tokens.TryGetValue(scope, out var slot)) slot.Token = null;
             }
-        }
-        finally
-        {
-            host.Gate.Release();
+            finally
+            {
+                host.Gate.Release();
+            }
+            if (!result.IsSuccess) return result;
+            if (result.Value.StatusCode != HttpStatusCode.Unauthorized || round > 0) return result;
+
+            // A 401 means the token expired early or the registry wants another scope: re-read its challenge once.
+            if (AuthChallenge.From(result.Value.Headers) is not { } challenge) return result;
+            host.Challenge = challenge;
+            if (challenge.Parameters.TryGetValue("scope", out var asked) && asked.Length > 0) scope = asked;
+            if (host.Tokens.TryGetValue(scope, out var slot)) slot.Token = null;
         }
     }
 
