@@ -22,7 +22,7 @@ public sealed class RegistryInstance : IAsyncDisposable
 
     public static async Task<RegistryInstance> StartHtpasswdAsync(string user, string password)
     {
-        var dir = Directory.CreateTempSubdirectory("tiaki-reg-").FullName;
+        var dir = NewDirectory();
         var htpasswd = Path.Combine(dir, "htpasswd");
         var psi = new ProcessStartInfo("htpasswd") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { "-Bbn", user, password }) psi.ArgumentList.Add(a);
@@ -38,7 +38,7 @@ public sealed class RegistryInstance : IAsyncDisposable
 
     private static async Task<RegistryInstance> StartAsync(string auth, string? dir = null)
     {
-        dir ??= Directory.CreateTempSubdirectory("tiaki-reg-").FullName;
+        dir ??= NewDirectory();
         var port = TestServices.FreePort();
         var host = $"127.0.0.1:{port}";
         var config = Path.Combine(dir, "config.yml");
@@ -72,6 +72,12 @@ public sealed class RegistryInstance : IAsyncDisposable
         await instance.DisposeAsync();
         throw new InvalidOperationException($"docker-registry did not start on {host}");
     }
+
+    // tmpfs when there is one: tests that fill storage directly create thousands of entries.
+    private static string NewDirectory() =>
+        Directory.Exists("/dev/shm")
+            ? Directory.CreateDirectory(Path.Combine("/dev/shm", "tiaki-reg-" + Guid.NewGuid().ToString("N")[..12])).FullName
+            : Directory.CreateTempSubdirectory("tiaki-reg-").FullName;
 
     public async ValueTask DisposeAsync()
     {
