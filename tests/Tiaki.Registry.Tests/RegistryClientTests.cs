@@ -196,6 +196,22 @@ public sealed class RegistryClientTests : IAsyncLifetime
         result.Value!.Digest.ShouldBe(digest);
     }
 
+    [Fact]
+    public async Task HeadManifestAsync_ManyParallelCalls_NeverMoreInFlightThanTheRegistryLimit()
+    {
+        var repo = TestServices.UniqueRepository("bounded");
+        var digests = await Task.WhenAll(Enumerable.Range(0, 12).Select(i => _pusher.PushImageAsync(repo, $"t{i}")));
+        using var client = new RegistryClient(new RegistryClientOptions { MaxConcurrencyPerRegistry = 3 });
+        _proxy.Delay = TimeSpan.FromMilliseconds(40);
+        _proxy.ResetCounts();
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 12).Select(i => client.HeadManifestAsync(Ref(repo, $"t{i}"), CancellationToken.None)));
+
+        results.Select(r => r.Value!.Digest).ShouldBe(digests);
+        _proxy.MaxInFlight.ShouldBeLessThanOrEqualTo(3);
+        _proxy.MaxInFlight.ShouldBeGreaterThan(1);
+    }
+
     private static async Task WaitUntil(Func<bool> condition)
     {
         for (var i = 0; i < 200 && !condition(); i++) await Task.Delay(25);

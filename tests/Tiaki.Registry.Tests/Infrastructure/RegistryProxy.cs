@@ -19,6 +19,8 @@ public sealed class RegistryProxy : IAsyncDisposable
     private readonly string _upstreamHost;
     private readonly ConcurrentQueue<Fault> _faults = new();
     private int _total;
+    private int _inFlight;
+    private int _maxInFlight;
 
     private sealed record Fault(Func<HttpRequest, bool> Match, int Status, string? RetryAfter);
 
@@ -27,6 +29,7 @@ public sealed class RegistryProxy : IAsyncDisposable
     public int? TagPageLimit { get; set; }
     public ConcurrentDictionary<string, int> Counts { get; } = new();
     public int TotalRequests => _total;
+    public int MaxInFlight => _maxInFlight;
 
     private RegistryProxy(string upstreamHost)
     {
@@ -58,6 +61,7 @@ public sealed class RegistryProxy : IAsyncDisposable
     public void ResetCounts()
     {
         Counts.Clear();
+        Interlocked.Exchange(ref _maxInFlight, 0);
         Interlocked.Exchange(ref _total, 0);
     }
 
@@ -72,6 +76,21 @@ public sealed class RegistryProxy : IAsyncDisposable
     }
 
     private async Task HandleAsync(HttpContext context)
+    {
+        var inFlight = Interlocked.Increment(ref _inFlight);
+        for (var seen = _maxInFlight; inFlight > seen; seen = _maxInFlight)
+            Interlocked.CompareExchange(ref _maxInFlight, inFlight, seen);
+        try
+        {
+            await ForwardAsync(context);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+        }
+    }
+
+    private async Task ForwardAsync(HttpContext context)
     {
         Interlocked.Increment(ref _total);
         Counts.AddOrUpdate(Kind(context.Request), 1, (_, n) => n + 1);
