@@ -83,7 +83,7 @@ var registryBound = TimeSpan.FromMilliseconds(registryRequests * latency.TotalMi
 var inv = CultureInfo.InvariantCulture;
 var md = new StringBuilder();
 md.AppendLine("# Registry check benchmark").AppendLine();
-md.AppendLine(inv, $"Run {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC by `dotnet run -c Release --project bench/Tiaki.Bench.Registry` on {Environment.ProcessorCount} cores (machine shared with other builds).").AppendLine();
+md.AppendLine(inv, $"Run {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC by `dotnet run -c Release --project bench/Tiaki.Bench.Registry` on {Environment.ProcessorCount} cores shared with other builds (load average at the end: {LoadAverage()}).").AppendLine();
 md.AppendLine(inv, $"Setup: {Images} distinct repositories on a local `docker-registry` with token auth; every registry request goes through a counting proxy that adds {latency.TotalMilliseconds:0} ms, and the token service adds {latency.TotalMilliseconds:0} ms too. {versionChecked} images run a version tag (`1.0.0`, newer `1.0.1`/`1.1.0` exist), {digestChecked} run `latest` (digest comparison, up to date). Concurrency per registry: {Concurrency}. Changelog/created details are fetched for each update found.").AppendLine();
 md.AppendLine("| figure | value | target |").AppendLine("|---|---|---|");
 md.AppendLine(inv, $"| images checked / updates / errors | {checks.Count} / {updates} / {errors} | {Images} / {versionChecked} / 0 |");
@@ -126,3 +126,6 @@ static string FindRoot()
     while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Tiaki.slnx"))) dir = dir.Parent;
     return dir?.FullName ?? throw new InvalidOperationException("Tiaki.slnx not found");
 }
+
+static string LoadAverage() =>
+    File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
