@@ -83,6 +83,9 @@ public sealed partial class UpdateChecker : IUpdateChecker, IDisposable
 
     private static async Task<ImageCheckResult> CheckOneAsync(ImageQuery query, ScanMemo scan)
     {
+        // A container started from an image ID has no repository to ask; "sha256:..." would otherwise parse as a Hub image.
+        if (query.Image.StartsWith("sha256:", StringComparison.Ordinal))
+            return new ImageCheckResult(query.Image, "") { Skipped = "runs an image ID, not a repository reference" };
         if (!ImageReference.TryParse(query.Image, out var reference, out var parseError))
             return ImageCheckResult.Failed(query.Image, "", parseError);
         var currentTag = reference.Tag ?? "";
@@ -141,6 +144,11 @@ public sealed partial class UpdateChecker : IUpdateChecker, IDisposable
         catch (OperationCanceledException) when (!scan.CancellationToken.IsCancellationRequested)
         {
             return ImageCheckResult.Failed(reference.ToString(), currentTag, "registry request cancelled");
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // One image must never abort the scan of the others, whatever went wrong with it.
+            return ImageCheckResult.Failed(reference.ToString(), currentTag, $"unexpected {e.GetType().Name}: {e.Message}");
         }
     }
 

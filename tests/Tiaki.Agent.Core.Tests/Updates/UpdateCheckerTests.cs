@@ -125,6 +125,7 @@ public sealed class UpdateCheckerTests : IAsyncLifetime
             Container(repo, "1.0", digest, new() { ["tiaki.update"] = "sideways" }, id: "bad-label"),
             Container(repo, "1.0", digest, id: "good"),
             Container(repo, "1.0", digest, new() { ["tiaki.enable"] = "false" }, id: "disabled"),
+            Container(repo, "1.0", digest, id: "by-id") with { ImageReference = digest },
         ], CancellationToken.None);
 
         checks[0].Error!.ShouldContain("not found");
@@ -132,6 +133,9 @@ public sealed class UpdateCheckerTests : IAsyncLifetime
         checks[2].Update!.LatestTag.ShouldBe("1.1");
         checks[3].Update.ShouldBeNull();
         checks[3].Error.ShouldBeNull();
+        checks[4].Update.ShouldBeNull();
+        checks[4].Error.ShouldBeNull();
+        _proxy.Count("GET tags").ShouldBe(2); // the missing and the good repository; disabled and image-ID containers asked nothing
     }
 
     [Fact]
