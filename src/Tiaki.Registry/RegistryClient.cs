@@ -28,7 +28,6 @@ public sealed partial class RegistryClient : IDisposable
     private readonly RegistryClientOptions _options;
     private readonly HttpClient _secure;
     private readonly HttpClient _insecure;
-    private readonly bool _ownsClients;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly HashSet<string> _insecureHosts;
@@ -62,7 +61,6 @@ public sealed partial class RegistryClient : IDisposable
             _secure = new HttpClient(CreateHandler(verifyTls: true)) { Timeout = Timeout.InfiniteTimeSpan };
             _insecure = new HttpClient(CreateHandler(verifyTls: false)) { Timeout = Timeout.InfiniteTimeSpan };
         }
-        _ownsClients = true;
         _secure.DefaultRequestHeaders.UserAgent.ParseAdd(options.UserAgent);
         if (!ReferenceEquals(_secure, _insecure))
             _insecure.DefaultRequestHeaders.UserAgent.ParseAdd(options.UserAgent);
@@ -182,7 +180,6 @@ public sealed partial class RegistryClient : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        if (!_ownsClients) return;
         _secure.Dispose();
         if (!ReferenceEquals(_secure, _insecure)) _insecure.Dispose();
     }
