@@ -141,6 +141,25 @@ public sealed class RegistryAuthTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task HeadManifestAsync_IdentityTokenInDockerConfig_UsesRefreshTokenGrant()
+    {
+        _tokens.AllowAnonymousPull = false;
+        _tokens.RefreshTokens["refresh-abc-123"] = User;
+        using var pusher = new ImagePusher(_tokenRegistry.Host, repo => new AuthenticationHeaderValue("Bearer", _tokens.Mint(repo)));
+        var digest = await pusher.PushImageAsync("private/oauth", "1");
+        var dir = Directory.CreateTempSubdirectory("tiaki-cfg-").FullName;
+        var path = Path.Combine(dir, "config.json");
+        await File.WriteAllTextAsync(path, "{\"auths\":{\"" + _tokenRegistry.Host + "\":{\"identitytoken\":\"refresh-abc-123\"}}}");
+        using var client = Client(new DockerConfigCredentialProvider(path));
+
+        var result = await client.HeadManifestAsync(ImageReference.Parse($"{_tokenRegistry.Host}/private/oauth:1"), CancellationToken.None);
+
+        _tokens.AllowAnonymousPull = true;
+        result.Value!.Digest.ShouldBe(digest);
+        _tokens.RefreshGrants.ShouldBe(1);
+    }
+
+    [Fact]
     public async Task HeadManifestAsync_TokenExpired_FetchesANewOne()
     {
         using var pusher = new ImagePusher(_tokenRegistry.Host, repo => new AuthenticationHeaderValue("Bearer", _tokens.Mint(repo)));

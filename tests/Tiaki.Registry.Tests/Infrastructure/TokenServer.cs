@@ -32,6 +32,10 @@ public sealed class TokenServer : IAsyncDisposable
     public TimeSpan Delay { get; set; } = TimeSpan.Zero;
     public ConcurrentDictionary<string, int> RequestsByScope { get; } = new();
     public ConcurrentQueue<string?> SeenAuthorization { get; } = new();
+    /// <summary>Refresh tokens (docker identitytoken) accepted by the OAuth2 POST flow, and the user each stands for.</summary>
+    public ConcurrentDictionary<string, string> RefreshTokens { get; } = new();
+    private int _refreshGrants;
+    public int RefreshGrants => _refreshGrants;
     public int TotalRequests => RequestsByScope.Values.Sum();
 
     private TokenServer(Dictionary<string, string> users)
@@ -48,6 +52,7 @@ public sealed class TokenServer : IAsyncDisposable
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         _app = builder.Build();
         _app.MapGet("/token", async context => await (await Issue(context)).ExecuteAsync(context));
+        _app.MapPost("/token", async context => await (await IssueForRefreshToken(context)).ExecuteAsync(context));
     }
 
     public static async Task<TokenServer> StartAsync(Dictionary<string, string>? users = null)
@@ -86,6 +91,18 @@ public sealed class TokenServer : IAsyncDisposable
         var parts = scope.Split(':');
         var token = parts.Length == 3 ? Sign(parts[1], ["pull"], user) : Sign("", [], user);
         return Results.Json(new Dictionary<string, object> { ["token"] = token, ["expires_in"] = ExpiresInSeconds, ["issued_at"] = DateTimeOffset.UtcNow.ToString("O") });
+    }
+
+    private async Task<IResult> IssueForRefreshToken(HttpContext context)
+    {
+        var form = await context.Request.ReadFormAsync();
+        var scope = form["scope"].ToString();
+        RequestsByScope.AddOrUpdate(scope, 1, (_, n) => n + 1);
+        if (form["grant_type"] != "refresh_token" || !RefreshTokens.TryGetValue(form["refresh_token"].ToString(), out var user) || form["service"] != Service)
+            return Results.Unauthorized();
+        Interlocked.Increment(ref _refreshGrants);
+        var parts = scope.Split(':');
+        return Results.Json(new Dictionary<string, object> { ["access_token"] = Sign(parts.Length == 3 ? parts[1] : "", ["pull"], user), ["expires_in"] = ExpiresInSeconds });
     }
 
     private string Sign(string repository, string[] actions, string subject = "test")
