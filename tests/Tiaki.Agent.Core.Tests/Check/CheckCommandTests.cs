@@ -109,6 +109,31 @@ public sealed class CheckCommandTests : IDisposable
         stderr.ToString().ShouldContain("REGISTRY_USERNAME and REGISTRY_PASSWORD must be set together");
     }
 
+    [Fact]
+    public async Task RunAsync_RegistryCredentialsFromEnvironment_UsedForRegistryHostOnly()
+    {
+        await using var registry = await RegistryInstance.StartHtpasswdAsync("ci", "env-secret-42");
+        using var pusher = new ImagePusher(registry.Host, _ => new System.Net.Http.Headers.AuthenticationHeaderValue("Basic", Convert.ToBase64String("ci:env-secret-42"u8.ToArray())));
+        await pusher.PushImageAsync("team/svc", "5.0.0");
+        await pusher.PushImageAsync("team/svc", "5.0.1");
+        var withCredentials = new Dictionary<string, string>
+        {
+            ["REGISTRY_AUTH_FILE"] = "/nonexistent/config.json", ["REGISTRY_USERNAME"] = "ci", ["REGISTRY_PASSWORD"] = "env-secret-42", ["REGISTRY_HOST"] = registry.Host,
+        };
+        var forOtherRegistry = new Dictionary<string, string>(withCredentials) { ["REGISTRY_HOST"] = "ghcr.io" };
+
+        using var ok = new StringWriter();
+        using var denied = new StringWriter();
+        var okExit = await CheckCommand.RunAsync([$"{registry.Host}/team/svc:5.0.0"], ok, TextWriter.Null, n => withCredentials.GetValueOrDefault(n), CancellationToken.None);
+        var deniedExit = await CheckCommand.RunAsync([$"{registry.Host}/team/svc:5.0.0"], denied, TextWriter.Null, n => forOtherRegistry.GetValueOrDefault(n), CancellationToken.None);
+
+        okExit.ShouldBe(0);
+        ok.ToString().ShouldContain("5.0.1");
+        deniedExit.ShouldBe(1);
+        denied.ToString().ShouldContain("refused access");
+        denied.ToString().ShouldNotContain("env-secret-42");
+    }
+
     [Theory]
     [InlineData("Tiaki.Agent.Docker", "tiaki-agent-docker")]
     [InlineData("Tiaki.Agent.Kubernetes", "tiaki-agent-k8s")]
