@@ -63,7 +63,6 @@ internal static class TiakiServerExtensions
             // Missing required members and nulls in non-nullable ones are client errors (400 naming the field).
             o.SerializerOptions.RespectNullableAnnotations = true;
             o.SerializerOptions.RespectRequiredConstructorParameters = true;
-            o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
         });
         services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
         {
