@@ -33,7 +33,7 @@ internal static class TiakiServerExtensions
         // PORT (default 3001) unless the host was given explicit URLs.
         if (builder.Configuration["ASPNETCORE_URLS"] is null && builder.Configuration["URLS"] is null)
         {
-            var port = int.TryParse(builder.Configuration["PORT"], out var p) && p is > 0 and < 65536 ? p : 3001;
+            var port = int.TryParse(builder.Configuration["PORT"], out var p) && p is >= 0 and < 65536 ? p : 3001;
             builder.WebHost.UseUrls($"http://0.0.0.0:{port}");
         }
 

@@ -89,7 +89,7 @@ internal sealed class TiakiOptionsSetup(IConfiguration configuration) : IConfigu
             }
         }
 
-        o.Port = Int("PORT", o.Port, 1, 65535);
+        o.Port = Int("PORT", o.Port, 0, 65535); // 0: any free port
         o.MaxBodyBytes = Int("MAX_BODY_BYTES", (int)o.MaxBodyBytes, 1024, int.MaxValue);
         o.CommandLease = TimeSpan.FromSeconds(Int("COMMAND_LEASE_SECONDS", (int)o.CommandLease.TotalSeconds, 1, 86400));
         o.JwtLifetime = TimeSpan.FromMinutes(Int("JWT_LIFETIME_MINUTES", (int)o.JwtLifetime.TotalMinutes, 1, 525600));
