@@ -1,2 +1,7 @@
-Console.Error.WriteLine("tiaki-agent-docker: not implemented yet");
-return 2;
+using Tiaki.Agent.Docker;
+
+using var stop = new CancellationTokenSource();
+using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
+
+return await DockerAgent.RunAsync(args, Console.Out, Console.Error, stop.Token);

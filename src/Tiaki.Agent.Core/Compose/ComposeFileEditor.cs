@@ -130,6 +130,21 @@ public static partial class ComposeFileEditor
         return null;
     }
 
+    /// <summary>Whether the text sets an image for the service (directly, through an alias or a merge key).</summary>
+    internal static bool DefinesImage(string text, string service)
+    {
+        try
+        {
+            var (node, error) = FindImage(text, service);
+            return node is not null || error?.Contains("alias", StringComparison.Ordinal) == true
+                || error?.Contains("anchored", StringComparison.Ordinal) == true || error?.Contains("merge key", StringComparison.Ordinal) == true;
+        }
+        catch (YamlException)
+        {
+            return false;
+        }
+    }
+
     private static (YamlScalarNode? Node, string? Error) FindImage(string text, string service)
     {
         var stream = new YamlStream();
@@ -193,4 +208,37 @@ public static partial class ComposeFileEditor
 
     [GeneratedRegex(@"^sha256:[a-f0-9]{64}$")]
     private static partial Regex DigestPattern();
+}
+
+public static partial class ComposeFiles
+{
+    /// <summary>
+    /// The compose files of a container, from its labels: compose v1 writes config_files relative to
+    /// the project's working_dir, v2 absolute and comma-separated when several files are merged.
+    /// </summary>
+    public static IReadOnlyList<string> FromLabels(IReadOnlyDictionary<string, string> labels)
+    {
+        if (!labels.TryGetValue("com.docker.compose.project.config_files", out var files) || files.Length == 0) return [];
+        labels.TryGetValue("com.docker.compose.project.working_dir", out var workingDir);
+        return files.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(f => Path.IsPathRooted(f) || string.IsNullOrEmpty(workingDir) ? f : Path.GetFullPath(Path.Combine(workingDir, f)))
+            .ToList();
+    }
+
+    /// <summary>The file whose <c>image:</c> for the service wins (the last one that sets it), or the first file.</summary>
+    public static string? FileDefiningImage(IReadOnlyList<string> files, string service)
+    {
+        for (var i = files.Count - 1; i >= 0; i--)
+        {
+            try
+            {
+                if (File.Exists(files[i]) && ComposeFileEditor.DefinesImage(File.ReadAllText(files[i]), service)) return files[i];
+            }
+            catch (IOException)
+            {
+                // unreadable file: try the next one
+            }
+        }
+        return files.Count > 0 ? files[0] : null;
+    }
 }
