@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.RegularExpressions;
 using YamlDotNet.Core;
-using YamlDotNet.RepresentationModel;
+using YamlDotNet.Core.Events;
 
 namespace Tiaki.Agent.Core.Compose;
 
@@ -41,7 +41,7 @@ public static partial class ComposeFileEditor
 
         var bytes = File.ReadAllBytes(composeFile);
         var (text, encoding, preamble) = Decode(bytes);
-        YamlScalarNode imageNode;
+        Scalar imageNode;
         try
         {
             var found = FindImage(text, service);
@@ -145,33 +145,64 @@ public static partial class ComposeFileEditor
         }
     }
 
-    private static (YamlScalarNode? Node, string? Error) FindImage(string text, string service)
+    private static (Scalar? Node, string? Error) FindImage(string text, string service)
     {
-        var stream = new YamlStream();
-        stream.Load(new StringReader(text));
-        if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root) return (null, "no top-level mapping");
-        if (!root.Children.TryGetValue(new YamlScalarNode("services"), out var servicesNode) || servicesNode is not YamlMappingNode services)
-            return (null, "no 'services' section");
-        if (!services.Children.TryGetValue(new YamlScalarNode(service), out var svcNode) || svcNode is not YamlMappingNode svc)
-            return (null, $"service '{service}' is not defined");
-        if (!svc.Children.TryGetValue(new YamlScalarNode("image"), out var imageNode))
+        var parser = new Parser(new StringReader(text));
+        parser.Consume<StreamStart>();
+        if (parser.Accept<StreamEnd>(out _)) return (null, "the file is empty");
+        parser.Consume<DocumentStart>();
+        var root = Node.Read(parser);
+        if (root is not Node.Map map) return (null, "no top-level mapping");
+        if (map.Get("services") is not Node.Map services) return (null, "no 'services' section");
+        if (services.Get(service) is not Node.Map svc) return (null, $"service '{service}' is not defined");
+        var image = svc.Get("image");
+        if (image is null)
         {
-            return svc.Children.ContainsKey(new YamlScalarNode("<<"))
+            return svc.Get("<<") is not null
                 ? (null, $"service '{service}' inherits its image through a merge key (<<); changing the anchor would change other services too, edit it by hand")
                 : (null, $"service '{service}' has no image (built from source?)");
         }
-        if (imageNode is not YamlScalarNode scalar) return (null, $"the image of service '{service}' is not a string");
-        // An alias resolves to the anchored node, which sits outside this service: editing it would
-        // change every service sharing the anchor.
-        if (scalar.Start.Index < svc.Start.Index || scalar.End.Index > svc.End.Index)
-            return (null, $"the image of service '{service}' is a YAML alias shared with other nodes; edit the anchor by hand");
-        if (!string.IsNullOrEmpty(scalar.Anchor.Value) && text.Contains("*" + scalar.Anchor.Value, StringComparison.Ordinal))
-            return (null, $"the image of service '{service}' is anchored as &{scalar.Anchor.Value} and reused elsewhere; edit it by hand");
-        return (scalar, null);
+        if (image is Node.Alias) return (null, $"the image of service '{service}' is a YAML alias shared with other nodes; edit the anchor by hand");
+        if (image is not Node.Leaf leaf) return (null, $"the image of service '{service}' is not a string");
+        if (!leaf.Event.Anchor.IsEmpty && text.Contains("*" + leaf.Event.Anchor.Value, StringComparison.Ordinal))
+            return (null, $"the image of service '{service}' is anchored as &{leaf.Event.Anchor.Value} and reused elsewhere; edit it by hand");
+        return (leaf.Event, null);
+    }
+
+    /// <summary>A minimal tree over the parser's events: enough to find one scalar and keep its marks.</summary>
+    private abstract record Node
+    {
+        public sealed record Leaf(Scalar Event) : Node;
+        public sealed record Alias(AnchorAlias Event) : Node;
+        public sealed record Seq(List<Node> Items) : Node;
+        public sealed record Map(List<(Node Key, Node Value)> Entries) : Node
+        {
+            public Node? Get(string key) => Entries.LastOrDefault(e => e.Key is Leaf l && l.Event.Value == key).Value;
+        }
+
+        public static Node Read(IParser parser)
+        {
+            if (parser.TryConsume<Scalar>(out var scalar)) return new Leaf(scalar);
+            if (parser.TryConsume<AnchorAlias>(out var alias)) return new Alias(alias);
+            if (parser.TryConsume<SequenceStart>(out _))
+            {
+                var items = new List<Node>();
+                while (!parser.TryConsume<SequenceEnd>(out _)) items.Add(Read(parser));
+                return new Seq(items);
+            }
+            parser.Consume<MappingStart>();
+            var entries = new List<(Node, Node)>();
+            while (!parser.TryConsume<MappingEnd>(out _))
+            {
+                var key = Read(parser);
+                entries.Add((key, Read(parser)));
+            }
+            return new Map(entries);
+        }
     }
 
     /// <summary>Where the scalar's characters sit in the text, inside any quotes and after any anchor or tag.</summary>
-    private static (int Start, int Length)? RawValueSpan(string text, YamlScalarNode node)
+    private static (int Start, int Length)? RawValueSpan(string text, Scalar node)
     {
         var start = (int)node.Start.Index;
         var end = (int)Math.Min(node.End.Index, text.Length);
