@@ -260,13 +260,13 @@ public sealed partial class AgentLoop(
             try
             {
                 await control.PostResultAsync(pending, ct);
+                LogDelivered(logger, pending.CommandId);
             }
             catch (ControlPlaneRejectedException ex)
             {
                 LogDropped(logger, pending.CommandId, ex.Message); // the server will never take it
             }
             state.Remove(pending.CommandId);
-            LogDelivered(logger, pending.CommandId);
         }
     }
 
