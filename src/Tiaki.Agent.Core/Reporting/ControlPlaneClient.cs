@@ -67,7 +67,9 @@ public sealed class ControlPlaneClient(HttpClient http) : IControlPlane
         using var response = await SendAsync(msg, timeout.Token, ct);
         if (response.StatusCode == HttpStatusCode.NoContent) return [];
         var body = await response.Content.ReadFromJsonAsync(ContractsJsonContext.Default.CommandsResponse, ct);
-        return body?.Commands ?? [];
+        // "type" is optional on the wire (the original API only had deploys), and source-generated
+        // deserialisation leaves the property's default unset when it is absent.
+        return body?.Commands?.Select(c => string.IsNullOrEmpty(c.Type) ? c with { Type = CommandTypes.Deploy } : c).ToList() ?? [];
     }
 
     public async Task PostResultAsync(CommandResult result, CancellationToken ct)
