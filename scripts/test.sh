@@ -82,12 +82,12 @@ if ! PGPASSWORD=secret psql -h 127.0.0.1 -p 55432 -U postgres -c 'select 1' >/de
   started+=(postgres)
 fi
 
-# SMTP sink on 127.0.0.1:2525, writing an mbox the tests read.
-export TIAKI_TEST_SMTP=127.0.0.1:2525 TIAKI_TEST_MBOX=$run/mail/mbox
+# SMTP sink on 127.0.0.1:2525, writing a Maildir the tests read.
+export TIAKI_TEST_SMTP=127.0.0.1:2525 TIAKI_TEST_MAILDIR=$run/mail/maildir
 if ! (exec 3<>/dev/tcp/127.0.0.1/2525) 2>/dev/null; then
   echo "== starting smtp sink"
   mkdir -p "$run/mail"
-  /usr/bin/python3 -m aiosmtpd -n -l $TIAKI_TEST_SMTP -c aiosmtpd.handlers.Mailbox "$TIAKI_TEST_MBOX" >"$run/mail/log" 2>&1 &
+  /usr/bin/python3 -m aiosmtpd -n -l $TIAKI_TEST_SMTP -c aiosmtpd.handlers.Mailbox "$TIAKI_TEST_MAILDIR" >"$run/mail/log" 2>&1 &
   started+=($!)
   for _ in $(seq 1 40); do (exec 3<>/dev/tcp/127.0.0.1/2525) 2>/dev/null && break; sleep 0.25; done
 fi

@@ -1,0 +1,11 @@
+namespace Tiaki.Server.Features.Notifications;
+
+internal static class NotificationEvents
+{
+    public const string UpdatesFound = "updates.found";
+    public const string DeploySucceeded = "deploy.succeeded";
+    public const string DeployFailed = "deploy.failed";
+    public const string AgentOffline = "agent.offline";
+    public const string AgentOnline = "agent.online";
+    public const string Test = "test";
+}
