@@ -42,9 +42,11 @@ public sealed class DockerFixture : IAsyncLifetime
     public string NewRepository(string name) => $"{Registry}/docker-tests/{name}-{Guid.NewGuid():N}"[..(Registry.Length + 14 + name.Length + 13)];
 
     /// <summary>Builds an image whose /version holds <paramref name="version"/> and pushes it.</summary>
-    public async Task PushAsync(string repository, string tag, string version, bool exitsAtOnce = false)
+    public async Task PushAsync(string repository, string tag, string version, bool exitsAtOnce = false, bool markedBroken = false)
     {
         var root = Path.Combine(Work, "rootfs");
+        if (markedBroken) await File.WriteAllTextAsync(Path.Combine(root, "broken"), "yes");
+        else File.Delete(Path.Combine(root, "broken"));
         await File.WriteAllTextAsync(Path.Combine(root, "version"), version + Guid.NewGuid());
         var tar = Path.Combine(Work, $"{Guid.NewGuid():N}.tar");
         await Run("tar", "-C", root, "-cf", tar, ".");

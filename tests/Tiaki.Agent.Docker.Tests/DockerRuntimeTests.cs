@@ -134,6 +134,39 @@ public sealed class DockerRuntimeTests(DockerFixture docker)
     }
 
     [Fact]
+    public async Task ExecuteAsync_ContainerWithHealthcheck_WaitsForHealthyAndRollsBackWhenUnhealthy()
+    {
+        var repo = docker.NewRepository("health");
+        await docker.PushAsync(repo, "1.0.0", "1.0.0");
+        await docker.PushAsync(repo, "1.0.1", "1.0.1");
+        await docker.PushAsync(repo, "1.0.2", "1.0.2", markedBroken: true);
+        var name = "tdk-health-" + Guid.NewGuid().ToString("N")[..8];
+        await docker.Run("docker", "run", "-d", "--name", name, "--network", "none", "--init",
+            "--health-cmd", "test ! -f /broken", "--health-interval", "1s", "--health-retries", "1", $"{repo}:1.0.0");
+        try
+        {
+            var runtime = docker.Runtime();
+            var target = (await runtime.ScanAsync(default)).Single(c => c.Report.Name == name);
+            var healthy = await runtime.ExecuteAsync(new AgentCommand("h1", null, repo, "1.0.1", null, null) { ContainerId = target.Report.ContainerId }, target, default);
+
+            healthy.Success.ShouldBeTrue(healthy.Error + "\n" + healthy.Log);
+            var running = await docker.Client.Containers.InspectContainerAsync(name);
+            running.State!.Health!.Status.ShouldBe("healthy");
+
+            target = (await runtime.ScanAsync(default)).Single(c => c.Report.Name == name);
+            var unhealthy = await runtime.ExecuteAsync(new AgentCommand("h2", null, repo, "1.0.2", null, null) { ContainerId = target.Report.ContainerId }, target, default);
+
+            unhealthy.Success.ShouldBeFalse();
+            unhealthy.Error!.ShouldContain("unhealthy");
+            (await docker.Client.Containers.InspectContainerAsync(name)).Config!.Image.ShouldBe($"{repo}:1.0.1");
+        }
+        finally
+        {
+            foreach (var n in await Names(name)) await docker.Run("docker", "rm", "-f", n);
+        }
+    }
+
+    [Fact]
     public async Task ScanAsync_LatestRepushed_ReportedDigestIsTheRunningOneAndDiffersFromTheRegistrys()
     {
         var repo = docker.NewRepository("latest");

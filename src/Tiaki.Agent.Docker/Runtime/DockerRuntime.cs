@@ -117,7 +117,8 @@ internal sealed partial class DockerRuntime(
 
         var edit = ComposeFileEditor.PlanTagChange(file, service, tag);
         if (!edit.Succeeded) return CommandOutcome.Failed(edit.Error!, log.ToString());
-        var paths = edit.Changes.Select(c => c.Path).ToList();
+        // Same tag (a digest update of e.g. latest): the file stays as it is, only the image is new.
+        var paths = edit.Changes.Where(c => !c.Before.AsSpan().SequenceEqual(c.After)).Select(c => c.Path).ToList();
         var dirty = paths.Count > 0 ? await git.DirtyFilesAsync(paths, ct) : null;
         edit.Apply();
         log.AppendLine($"{string.Join(", ", paths)}: {edit.OldImage} -> {edit.NewImage}");
@@ -151,6 +152,7 @@ internal sealed partial class DockerRuntime(
             return CommandOutcome.Failed($"{failure}; {rolledBack}", log.ToString());
         }
 
+        if (paths.Count == 0) return CommandOutcome.Ok(log.AppendLine("compose file unchanged (same tag, new image)").ToString());
         var verb = command.Type == CommandTypes.Rollback ? "roll back" : "update";
         var commit = await git.CommitAsync(paths, $"tiaki: {verb} {service} from {ImageReference.Parse(edit.OldImage).TagOrLatest} to {tag}", dirty, ct);
         log.AppendLine("git: " + commit.Message);
