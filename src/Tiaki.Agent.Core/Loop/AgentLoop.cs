@@ -75,8 +75,16 @@ public sealed partial class AgentLoop(
         }
         if (unsent is not null)
         {
-            await control.SubmitReportAsync(unsent, ct);
-            LogSubmitted(logger, unsent.Containers.Count, unsent.Updates?.Count ?? 0);
+            try
+            {
+                await control.SubmitReportAsync(unsent, ct);
+                LogSubmitted(logger, unsent.Containers.Count, unsent.Updates?.Count ?? 0);
+            }
+            catch (ControlPlaneRejectedException ex) when (ex.Status is not (System.Net.HttpStatusCode.Unauthorized or System.Net.HttpStatusCode.Forbidden))
+            {
+                // Sending the same report again would be refused again: the next scan makes a new one.
+                LogReportRejected(logger, ex.Message);
+            }
             unsent = null;
         }
         await FlushOutboxAsync(ct);
@@ -251,6 +259,10 @@ public sealed partial class AgentLoop(
             state.Enqueue(result); // the outcome of a deploy must not be lost with the connection
             throw;
         }
+        catch (ControlPlaneRejectedException ex) when (ex.Status is not (System.Net.HttpStatusCode.Unauthorized or System.Net.HttpStatusCode.Forbidden))
+        {
+            LogDropped(logger, result.CommandId, ex.Message); // e.g. the command was cancelled meanwhile
+        }
     }
 
     private async Task FlushOutboxAsync(CancellationToken ct)
@@ -319,6 +331,9 @@ public sealed partial class AgentLoop(
 
     [LoggerMessage(10, LogLevel.Warning, "Result of command {CommandId} rejected by the control plane, dropped: {Reason}")]
     private static partial void LogDropped(ILogger logger, string commandId, string reason);
+
+    [LoggerMessage(12, LogLevel.Warning, "Report rejected by the control plane: {Reason}")]
+    private static partial void LogReportRejected(ILogger logger, string reason);
 
     [LoggerMessage(11, LogLevel.Warning, "Trivy could not scan {Image}: {Error}")]
     private static partial void LogTrivyFailed(ILogger logger, string image, string error);

@@ -180,6 +180,21 @@ public sealed class AgentLoopTests : IDisposable
     }
 
     [Fact]
+    public async Task RunAsync_ReportRefused_KeepsRunningAndStillTakesCommands()
+    {
+        var rejecting = new RejectingControlPlane(control);
+        var loop = new AgentLoop(Options(), rejecting, runtime, new FakeChecker(), new AgentState(state.Path), time, log);
+        var run = Task.Run(() => loop.RunAsync(stop.Token));
+        await time.AdvanceUntil(() => rejecting.Rejections == 1, "the refused report");
+
+        control.Pending.Enqueue(new AgentCommand("s2", null, null, null, null, null) { Type = CommandTypes.Scan });
+        await time.AdvanceUntil(() => rejecting.Rejections == 2, "the next scan's report");
+
+        run.IsCompleted.ShouldBeFalse();
+        log.Entries.ShouldContain(e => e.Id.Id == 12 && e.Message.Contains("containers[0].name"));
+    }
+
+    [Fact]
     public async Task RunAsync_TrivyEnabled_UpdateCarriesVulnerabilities()
     {
         var data = Path.Combine(AppContext.BaseDirectory, "Trivy", "data");

@@ -126,3 +126,18 @@ internal static class FakeTimeExtensions
         condition().ShouldBeTrue($"the loop never got to: {what}");
     }
 }
+
+internal sealed class RejectingControlPlane(FakeControlPlane inner) : IControlPlane
+{
+    public int Rejections;
+    public Task<RegisterAgentResponse> RegisterAsync(RegisterAgentRequest request, string enrollmentToken, CancellationToken ct) => inner.RegisterAsync(request, enrollmentToken, ct);
+    public Task HeartbeatAsync(CancellationToken ct) => inner.HeartbeatAsync(ct);
+    public Task SubmitReportAsync(SubmitReportRequest report, CancellationToken ct)
+    {
+        Interlocked.Increment(ref Rejections);
+        throw new ControlPlaneRejectedException(System.Net.HttpStatusCode.BadRequest, "containers[0].name: required");
+    }
+    public Task<IReadOnlyList<AgentCommand>> GetCommandsAsync(TimeSpan wait, CancellationToken ct) => inner.GetCommandsAsync(wait, ct);
+    public Task PostResultAsync(CommandResult result, CancellationToken ct) => inner.PostResultAsync(result, ct);
+    public void UseApiKey(string apiKey) => inner.UseApiKey(apiKey);
+}
