@@ -86,9 +86,10 @@ try
     psi.Environment["DOCKER_HOST"] = dockerHost;
     psi.Environment["SCAN_INTERVAL"] = "10m";
     using var agent = Process.Start(psi)!;
-    _ = agent.StandardOutput.ReadToEndAsync();
-    _ = agent.StandardError.ReadToEndAsync();
+    var agentOut = agent.StandardOutput.ReadToEndAsync();
+    var agentErr = agent.StandardError.ReadToEndAsync();
     await Task.Delay(TimeSpan.FromSeconds(20)); // start, first scan of 50 containers, report, then idle in the long poll
+    if (agent.HasExited) throw new InvalidOperationException($"the agent exited with {agent.ExitCode}: {await agentOut}{await agentErr}");
     var status = await File.ReadAllLinesAsync($"/proc/{agent.Id}/status");
     var rssKb = long.Parse(status.First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
     var hwmKb = long.Parse(status.First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);

@@ -6,17 +6,17 @@ namespace Tiaki.Agent.Docker.Runtime;
 /// Runs <c>docker compose</c> (the v2 plugin most users have) or <c>docker-compose</c> (v1),
 /// whichever answers first.
 /// </summary>
-internal sealed class ComposeCli(IProcessRunner runner, string dockerHost)
+internal sealed class ComposeCli(IProcessRunner runner, string dockerHost, string dockerCli = "docker", string composeV1 = "docker-compose")
 {
     private string[]? command;
 
     public async Task<string[]?> DetectAsync(CancellationToken ct)
     {
         if (command is not null) return command;
-        var v2 = await runner.RunAsync(Spec(new List<string> { "docker", "compose", "version" }, null, TimeSpan.FromSeconds(20)), ct);
-        if (v2.Succeeded) return command = ["docker", "compose"];
-        var v1 = await runner.RunAsync(Spec(new List<string> { "docker-compose", "version" }, null, TimeSpan.FromSeconds(20)), ct);
-        if (v1.Succeeded) return command = ["docker-compose"];
+        var v2 = await runner.RunAsync(Spec(new List<string> { dockerCli, "compose", "version" }, null, TimeSpan.FromSeconds(20)), ct);
+        if (v2.Succeeded) return command = [dockerCli, "compose"];
+        var v1 = await runner.RunAsync(Spec(new List<string> { composeV1, "version" }, null, TimeSpan.FromSeconds(20)), ct);
+        if (v1.Succeeded) return command = [composeV1];
         return null;
     }
 
