@@ -55,10 +55,10 @@ public sealed partial class AgentLoop(
             {
                 await BackOffAsync(ex.Message, ct);
             }
-            catch (ControlPlaneRejectedException ex) when (ex.Status is System.Net.HttpStatusCode.Unauthorized or System.Net.HttpStatusCode.Forbidden)
+            catch (ControlPlaneRejectedException ex)
             {
-                // The key was revoked or the agent deleted: keep running so a fixed key (restart) or a
-                // restored agent takes over, but do not hammer the server.
+                // The key was revoked, the agent deleted, or a proxy in between refuses: keep running
+                // so a fixed key (restart) or a restored agent takes over, but do not hammer the server.
                 await BackOffAsync(ex.Message, ct);
             }
         }
@@ -91,8 +91,15 @@ public sealed partial class AgentLoop(
         EndOutage();
         if (time.GetUtcNow() - lastHeartbeat >= HeartbeatEvery)
         {
-            await control.HeartbeatAsync(ct);
             lastHeartbeat = time.GetUtcNow();
+            try
+            {
+                await control.HeartbeatAsync(ct);
+            }
+            catch (ControlPlaneRejectedException ex) when (ex.Status is not (System.Net.HttpStatusCode.Unauthorized or System.Net.HttpStatusCode.Forbidden))
+            {
+                LogHeartbeatRejected(logger, ex.Message); // commands still flow; the server only misses a last-seen time
+            }
         }
 
         var untilScan = nextScan - time.GetUtcNow();
@@ -334,6 +341,9 @@ public sealed partial class AgentLoop(
 
     [LoggerMessage(12, LogLevel.Warning, "Report rejected by the control plane: {Reason}")]
     private static partial void LogReportRejected(ILogger logger, string reason);
+
+    [LoggerMessage(13, LogLevel.Warning, "Heartbeat rejected by the control plane: {Reason}")]
+    private static partial void LogHeartbeatRejected(ILogger logger, string reason);
 
     [LoggerMessage(11, LogLevel.Warning, "Trivy could not scan {Image}: {Error}")]
     private static partial void LogTrivyFailed(ILogger logger, string image, string error);

@@ -48,6 +48,7 @@ public sealed class ControlPlaneClient(HttpClient http) : IControlPlane
     public async Task HeartbeatAsync(CancellationToken ct)
     {
         using var msg = Authorized(HttpMethod.Post, "api/v1/agents/heartbeat");
+        msg.Content = new ByteArrayContent([]); // an explicit Content-Length: 0; some servers and proxies refuse a bodiless POST
         using var _ = await SendAsync(msg, ct);
     }
 

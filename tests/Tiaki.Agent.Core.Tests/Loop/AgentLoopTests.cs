@@ -182,15 +182,19 @@ public sealed class AgentLoopTests : IDisposable
     [Fact]
     public async Task RunAsync_ReportRefused_KeepsRunningAndStillTakesCommands()
     {
-        var rejecting = new RejectingControlPlane(control);
+        var rejecting = new RejectingControlPlane(control) { RejectHeartbeats = true };
         var loop = new AgentLoop(Options(), rejecting, runtime, new FakeChecker(), new AgentState(state.Path), time, log);
         var run = Task.Run(() => loop.RunAsync(stop.Token));
         await time.AdvanceUntil(() => rejecting.Rejections == 1, "the refused report");
 
+        var before = time.GetUtcNow();
         control.Pending.Enqueue(new AgentCommand("s2", null, null, null, null, null) { Type = CommandTypes.Scan });
         await time.AdvanceUntil(() => rejecting.Rejections == 2, "the next scan's report");
 
+        (time.GetUtcNow() - before).ShouldBeLessThan(TimeSpan.FromMinutes(5)); // the scan command got through, not the interval
+        control.Results.ShouldContain(r => r.CommandId == "s2" && r.Success);
         run.IsCompleted.ShouldBeFalse();
+        log.Entries.ShouldContain(e => e.Id.Id == 13);
         log.Entries.ShouldContain(e => e.Id.Id == 12 && e.Message.Contains("containers[0].name"));
     }
 

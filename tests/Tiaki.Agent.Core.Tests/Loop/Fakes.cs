@@ -131,7 +131,8 @@ internal sealed class RejectingControlPlane(FakeControlPlane inner) : IControlPl
 {
     public int Rejections;
     public Task<RegisterAgentResponse> RegisterAsync(RegisterAgentRequest request, string enrollmentToken, CancellationToken ct) => inner.RegisterAsync(request, enrollmentToken, ct);
-    public Task HeartbeatAsync(CancellationToken ct) => inner.HeartbeatAsync(ct);
+    public Task HeartbeatAsync(CancellationToken ct) => RejectHeartbeats ? throw new ControlPlaneRejectedException(System.Net.HttpStatusCode.NotFound, "heartbeat: 404") : inner.HeartbeatAsync(ct);
+    public bool RejectHeartbeats;
     public Task SubmitReportAsync(SubmitReportRequest report, CancellationToken ct)
     {
         Interlocked.Increment(ref Rejections);

@@ -121,6 +121,17 @@ public sealed class ControlPlaneClientTests : IDisposable
     }
 
     [Fact]
+    public async Task HeartbeatAsync_Accepted_PostedWithKey()
+    {
+        var client = new ControlPlaneClient(http);
+        client.UseApiKey("key-2");
+
+        await client.HeartbeatAsync(default);
+
+        seen.ShouldHaveSingleItem().ShouldBe(("POST", "/api/v1/agents/heartbeat", "Bearer key-2", ""));
+    }
+
+    [Fact]
     public async Task HeartbeatAsync_NothingListening_Unavailable()
     {
         using var nowhere = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{FreePort()}/") };
