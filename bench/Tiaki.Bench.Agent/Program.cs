@@ -107,7 +107,7 @@ try
         .AppendLine(CultureInfo.InvariantCulture, $"| CPU time of the published agent from start to idle (start, one scan, report, polls) | {agentCpu:0} ms | |")
         .AppendLine(CultureInfo.InvariantCulture, $"| CPU time of one scan of {Containers} containers (in process, JIT warm, median of 10) | {cpu[cpu.Count / 2]:0.0} ms (min {cpu[0]:0.0}, max {cpu[^1]:0.0}) | |")
         .AppendLine(CultureInfo.InvariantCulture, $"| wall time of that scan (median of 10) | {wall[wall.Count / 2]:0.0} ms | |")
-        .AppendLine().AppendLine("A scan is one container list call plus one image inspect per distinct image; compose files are parsed to find the one that sets the image.");
+        .AppendLine().AppendLine("A scan is one container list call plus one image inspect per distinct image (the 50 containers share one image and carry compose project/service labels without config files, so no compose file is read).");
 }
 finally
 {
