@@ -37,23 +37,23 @@ public abstract class NotificationApiTests(ServerFixture f)
     {
         var admin = await f.AdminAsync();
         var m = Marker();
-        var hook = await admin.PostAsJsonAsync(Channels, new { name = $"hook-{m}", kind = "webhook", webhook = new { url = "http://127.0.0.1:9/hook", secret = "whsec-SECRET-1" } });
+        var hook = await admin.PostAsJsonAsync(Channels, new { name = $"hook-{m}", kind = "webhook", webhook = new { url = "http://127.0.0.1:9/hook", secret = "whsec-zq9x1" } });
         var mail = await admin.PostAsJsonAsync(Channels, new
         {
             name = $"mail-{m}", kind = "email", events = new[] { "deploy.failed" },
-            email = new { host = "smtp.example.org", port = 587, user = "u", password = "smtp-SECRET-2", from = "t@example.org", to = new[] { "a@example.org" } },
+            email = new { host = "smtp.example.org", port = 587, user = "u", password = "smtp-zq9x2", from = "t@example.org", to = new[] { "a@example.org" } },
         });
-        var ntfy = await admin.PostAsJsonAsync(Channels, new { name = $"ntfy-{m}", kind = "ntfy", ntfy = new { server = "http://127.0.0.1:9", topic = "alerts", token = "tk-SECRET-3" } });
+        var ntfy = await admin.PostAsJsonAsync(Channels, new { name = $"ntfy-{m}", kind = "ntfy", ntfy = new { server = "http://127.0.0.1:9", topic = "alerts", token = "tk-zq9x3" } });
 
         foreach (var res in new[] { hook, mail, ntfy })
         {
             res.StatusCode.ShouldBe(HttpStatusCode.Created);
-            (await res.Content.ReadAsStringAsync()).ShouldNotContain("SECRET");
+            (await res.Content.ReadAsStringAsync()).ShouldNotContain("zq9x");
         }
 
         var list = await admin.GetAsync(Channels);
         var text = await list.Content.ReadAsStringAsync();
-        text.ShouldNotContain("SECRET");
+        text.ShouldNotContain("zq9x");
         var all = JsonDocument.Parse(text).RootElement.EnumerateArray().ToList();
         var env = all.Single(c => c.GetProperty("id").GetString() == "env-smtp");
         env.GetProperty("fromEnvironment").GetBoolean().ShouldBeTrue();

@@ -81,6 +81,10 @@ public abstract class PolicyTests(ServerFixture f)
         (await ReportAsync(agent, image, Http.Update("app", latest: "1.1.0") with { Bump = "minor" })).StatusCode.ShouldBe(HttpStatusCode.NoContent);
         (await agent.PollAsync()).ShouldBeEmpty();
 
+        var held = (await admin.FindUpdateAsync(agentId, "app"))!.Value;
+        held.GetProperty("heldReason").GetString().ShouldBe("waiting for the maintenance window");
+        held.GetProperty("heldUntil").GetDateTimeOffset().ShouldBe(opens);
+
         await Eventually.EvaluateAtAsync(f, admin, opens - TimeSpan.FromMinutes(10));
         (await agent.PollAsync()).ShouldBeEmpty();
         (await UpdateStatusAsync(agentId)).ShouldBe("pending");
@@ -96,13 +100,16 @@ public abstract class PolicyTests(ServerFixture f)
     {
         var m = Marker();
         var built = f.Time.GetUtcNow() - TimeSpan.FromMinutes(10);
-        var (_, agent, image) = await AgentWithPolicyAsync(m, new { name = $"age-{m}", imagePattern = $"policy/{m}/*", autoDeploy = true, maxBump = "minor", minImageAgeMinutes = 60 });
+        var (agentId, agent, image) = await AgentWithPolicyAsync(m, new { name = $"age-{m}", imagePattern = $"policy/{m}/*", autoDeploy = true, maxBump = "minor", minImageAgeMinutes = 60 });
         var admin = await f.AdminAsync();
         async Task<int> AnnouncementsAsync() => (await admin.DeliveriesAsync("&event=updates.found")).Count(d => d.GetProperty("body").GetString()!.Contains($"host-{m}", StringComparison.Ordinal));
 
         (await ReportAsync(agent, image, Http.Update("app", latest: "1.0.1") with { Bump = "patch", ImageCreatedAt = built })).StatusCode.ShouldBe(HttpStatusCode.NoContent);
         (await agent.PollAsync()).ShouldBeEmpty();
         (await AnnouncementsAsync()).ShouldBe(0);
+        var held = (await admin.FindUpdateAsync(agentId, "app"))!.Value;
+        held.GetProperty("heldReason").GetString().ShouldBe("image too young");
+        held.GetProperty("heldUntil").GetDateTimeOffset().ShouldBe(built + TimeSpan.FromMinutes(60));
 
         await Eventually.EvaluateAtAsync(f, admin, built + TimeSpan.FromMinutes(40));
         (await agent.PollAsync()).ShouldBeEmpty();

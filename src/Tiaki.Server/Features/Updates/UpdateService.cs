@@ -8,7 +8,8 @@ namespace Tiaki.Server.Features.Updates;
 
 internal sealed record UpdateDto(
     string Id, string AgentId, string ContainerId, string? ContainerName, string? Image, string CurrentTag, string LatestTag,
-    string LatestDigest, string? ChangelogUrl, string? Bump, string Status, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
+    string LatestDigest, string? ChangelogUrl, string? Bump, string Status, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
+    string? HeldReason = null, DateTimeOffset? HeldUntil = null, DateTimeOffset? ImageCreatedAt = null);
 
 internal enum UpdateActionError { None, NotFound, Conflict }
 
@@ -145,5 +146,6 @@ internal sealed class UpdateService(TiakiDbContext db, CommandService commands, 
         };
 
     private static UpdateDto ToDto(UpdateEntity u, string? name, string? image) =>
-        new(u.Id, u.AgentId, u.ContainerId, name, image, u.CurrentTag, u.LatestTag, u.LatestDigest, u.ChangelogUrl, u.Bump, u.Status, u.CreatedAt, u.UpdatedAt);
+        new(u.Id, u.AgentId, u.ContainerId, name, image, u.CurrentTag, u.LatestTag, u.LatestDigest, u.ChangelogUrl, u.Bump, u.Status, u.CreatedAt, u.UpdatedAt,
+            u.HeldReason, u.HeldUntil, u.ImageCreatedAt);
 }
