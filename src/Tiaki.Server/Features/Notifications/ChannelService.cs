@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
-using MimeKit;
 using Tiaki.Server.Data;
 using Tiaki.Server.Features.Audit;
 using Tiaki.Server.Features.Notifications.Channels;
@@ -317,7 +316,7 @@ internal sealed class ChannelService(
                     return ("email.security", "must be one of auto, tls, starttls, none");
                 }
 
-                if (e.From is null || !MailboxAddress.TryParse(e.From, out _))
+                if (!Addresses.IsValid(e.From))
                 {
                     return ("email.from", "must be an e-mail address");
                 }
@@ -329,7 +328,7 @@ internal sealed class ChannelService(
 
                 for (var i = 0; i < e.To.Count; i++)
                 {
-                    if (e.To[i] is null || !MailboxAddress.TryParse(e.To[i], out _))
+                    if (!Addresses.IsValid(e.To[i]))
                     {
                         return ($"email.to[{i}]", "must be an e-mail address");
                     }

@@ -30,6 +30,9 @@ internal sealed class NotificationOptions
     /// <summary>How often held-back updates and agent presence are re-evaluated.</summary>
     public TimeSpan EvaluationInterval { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>Sent and given-up deliveries older than this are deleted.</summary>
+    public TimeSpan Retention { get; set; } = TimeSpan.FromDays(30);
+
     internal List<string> Errors { get; } = [];
 
     /// <summary>Backoff after the <paramref name="attempts"/>-th failure: base, 2×base, 4×base ... capped.</summary>
@@ -63,6 +66,7 @@ internal sealed class NotificationOptionsSetup(IConfiguration configuration) : I
 
         o.MaxAttempts = Int("NOTIFY_MAX_ATTEMPTS", o.MaxAttempts, 1, 100);
         o.RetryBase = TimeSpan.FromSeconds(Int("NOTIFY_RETRY_SECONDS", (int)o.RetryBase.TotalSeconds, 1, 86400));
+        o.Retention = TimeSpan.FromDays(Int("NOTIFY_RETENTION_DAYS", (int)o.Retention.TotalDays, 1, 3650));
         o.EvaluationInterval = TimeSpan.FromSeconds(Int("POLICY_EVALUATION_SECONDS", (int)o.EvaluationInterval.TotalSeconds, 1, 86400));
 
         ConfigureDefaultEmail(o, Get);
@@ -134,7 +138,7 @@ internal sealed class NotificationOptionsSetup(IConfiguration configuration) : I
         {
             o.Errors.Add("SMTP_FROM: required when SMTP_HOST is set (the sender address)");
         }
-        else if (!MailboxAddress.TryParse(from, out _))
+        else if (!Addresses.IsValid(from))
         {
             o.Errors.Add("SMTP_FROM: not an e-mail address");
         }
@@ -144,7 +148,7 @@ internal sealed class NotificationOptionsSetup(IConfiguration configuration) : I
         {
             o.Errors.Add("SMTP_TO: required when SMTP_HOST is set (comma-separated recipients)");
         }
-        else if (to.FirstOrDefault(a => !MailboxAddress.TryParse(a, out _)) is { } bad)
+        else if (to.FirstOrDefault(a => !Addresses.IsValid(a)) is { } bad)
         {
             o.Errors.Add($"SMTP_TO: '{bad}' is not an e-mail address");
         }
@@ -160,4 +164,11 @@ internal sealed class NotificationOptionsValidator : IValidateOptions<Notificati
 {
     public ValidateOptionsResult Validate(string? name, NotificationOptions options) =>
         options.Errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(options.Errors);
+}
+
+internal static class Addresses
+{
+    /// <summary>MimeKit accepts a bare local part ("nobody"); a mail server would not, so require a domain too.</summary>
+    public static bool IsValid(string? value) =>
+        value is not null && MailboxAddress.TryParse(value, out var m) && m.Address.IndexOf('@', StringComparison.Ordinal) > 0 && !m.Address.EndsWith('@');
 }

@@ -227,6 +227,12 @@ internal sealed partial class PolicyEvaluator(
             await automation.ApplyToAllOpenAsync(ct);
             await CheckPresenceAsync(db, outbox, started, ct);
             await db.SaveChangesAsync(ct);
+
+            // The delivery history is for troubleshooting, not an archive.
+            var cutoff = started - notificationOptions.Value.Retention;
+            await db.NotificationDeliveries
+                .Where(d => (d.Status == DeliveryStatuses.Sent || d.Status == DeliveryStatuses.Failed) && d.CreatedAt < cutoff)
+                .ExecuteDeleteAsync(ct);
             await automation.PublishAsync(ct);
         }
 
