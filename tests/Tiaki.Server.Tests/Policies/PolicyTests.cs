@@ -183,6 +183,10 @@ public abstract class PolicyTests(ServerFixture f)
         (await MatchAsync($"policy/{m}/app", "another-agent")).ShouldBe(exact);
         (await MatchAsync($"policy/{m}/db", "another-agent")).ShouldBe(wide);
         (await MatchAsync($"unrelated/{m}/db", null)).ShouldBeNull();
+
+        // Docker Hub's official images go by several names; a short pattern matches the long form the agent reports.
+        var hub = await admin.CreateAsync(Policies, new { name = $"hub-{m}", imagePattern = $"hub{m}*" });
+        (await MatchAsync($"docker.io/library/hub{m}", null)).ShouldBe(hub);
     }
 
     [Theory]

@@ -6,12 +6,6 @@ using Tiaki.Server.Infrastructure;
 
 namespace Tiaki.Server.Features.Notifications;
 
-internal sealed record AttemptDto(DateTimeOffset At, bool Success, string? Error);
-
-internal sealed record DeliveryDto(
-    string Id, string ChannelId, string Event, string Title, string Body, string? Link, string Status, int Attempts,
-    DateTimeOffset CreatedAt, DateTimeOffset NextAttemptAt, DateTimeOffset? SentAt, string? LastError, IReadOnlyList<AttemptDto> AttemptLog);
-
 internal static class NotificationEndpoints
 {
     public static RouteGroupBuilder MapNotificationAdminApi(this RouteGroupBuilder admin)
@@ -44,8 +38,8 @@ internal static class NotificationEndpoints
         });
 
         group.MapGet("/deliveries", ListDeliveries);
-        group.MapGet("/deliveries/{id}", async Task<Results<Ok<DeliveryDto>, ProblemHttpResult>> (string id, TiakiDbContext db, CancellationToken ct) =>
-            await QueryDeliveriesAsync(db, d => d.Id == id, 1, ct) is [var d] ? TypedResults.Ok(d) : Problems.NotFound("Delivery"));
+        group.MapGet("/deliveries/{id}", async Task<Results<Ok<DeliveryDto>, ProblemHttpResult>> (string id, DeliveryHistory history, CancellationToken ct) =>
+            await history.ListAsync(d => d.Id == id, 1, ct) is [var d] ? TypedResults.Ok(d) : Problems.NotFound("Delivery"));
         group.MapPost("/deliveries/{id}/retry", RetryDelivery);
         return admin;
     }
@@ -58,7 +52,7 @@ internal static class NotificationEndpoints
     };
 
     private static async Task<Results<Ok<IReadOnlyList<DeliveryDto>>, ProblemHttpResult>> ListDeliveries(
-        string? status, string? channelId, string? @event, int? limit, TiakiDbContext db, CancellationToken ct)
+        string? status, string? channelId, string? @event, int? limit, DeliveryHistory history, CancellationToken ct)
     {
         if (status is not null && !DeliveryStatuses.All.Contains(status))
         {
@@ -70,9 +64,7 @@ internal static class NotificationEndpoints
             return Problems.Field("limit", "must be from 1 to 1000");
         }
 
-        var rows = await QueryDeliveriesAsync(db,
-            d => (status == null || d.Status == status) && (channelId == null || d.ChannelId == channelId) && (@event == null || d.Event == @event),
-            limit ?? 100, ct);
+        var rows = await history.ListAsync(status, channelId, @event, limit ?? 100, ct);
         return TypedResults.Ok(rows);
     }
 
@@ -92,17 +84,5 @@ internal static class NotificationEndpoints
         return await db.NotificationDeliveries.AnyAsync(d => d.Id == id, ct)
             ? Problems.Conflict("Only a delivery that was given up (failed) can be retried; this one is still queued or was sent.")
             : Problems.NotFound("Delivery");
-    }
-
-    private static async Task<IReadOnlyList<DeliveryDto>> QueryDeliveriesAsync(
-        TiakiDbContext db, System.Linq.Expressions.Expression<Func<NotificationDeliveryEntity, bool>> filter, int limit, CancellationToken ct)
-    {
-        var rows = await db.NotificationDeliveries.AsNoTracking().Where(filter).OrderByDescending(d => d.CreatedAt).ThenByDescending(d => d.Id)
-            .Take(limit).ToListAsync(ct);
-        var ids = rows.Select(r => r.Id).ToList();
-        var attempts = (await db.NotificationAttempts.AsNoTracking().Where(a => ids.Contains(a.DeliveryId)).OrderBy(a => a.Id).ToListAsync(ct))
-            .ToLookup(a => a.DeliveryId);
-        return rows.Select(d => new DeliveryDto(d.Id, d.ChannelId, d.Event, d.Title, d.Body, d.Link, d.Status, d.Attempts, d.CreatedAt,
-            d.NextAttemptAt, d.SentAt, d.LastError, attempts[d.Id].Select(a => new AttemptDto(a.At, a.Success, a.Error)).ToList())).ToList();
     }
 }

@@ -19,6 +19,7 @@ internal static class NotificationServiceCollectionExtensions
         services.AddScoped<ChannelSenders>();
         services.AddScoped<ChannelService>();
         services.AddScoped<NotificationOutbox>();
+        services.AddScoped<DeliveryHistory>();
         services.AddHostedService<NotificationDispatcher>();
 
         services.AddScoped<PolicyService>();

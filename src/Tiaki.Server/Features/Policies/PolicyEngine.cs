@@ -33,12 +33,47 @@ internal static class PolicyEngine
     /// </summary>
     public static PolicyEntity? Match(IEnumerable<PolicyEntity> policies, string agentId, string image) =>
         policies
-            .Where(p => (p.AgentId is null || p.AgentId == agentId) && Glob.IsMatch(p.ImagePattern, image))
+            .Where(p => (p.AgentId is null || p.AgentId == agentId) && Matches(p.ImagePattern, image))
             .OrderByDescending(p => p.AgentId is not null)
             .ThenByDescending(p => p.ImagePattern.Count(c => c is not ('*' or '?')))
             .ThenBy(p => p.CreatedAt)
             .ThenBy(p => p.Id, StringComparer.Ordinal)
             .FirstOrDefault();
+
+    /// <summary>
+    /// Docker Hub images go by several names (<c>nginx</c>, <c>library/nginx</c>, <c>docker.io/library/nginx</c>); a pattern
+    /// written in any of these forms matches all of them.
+    /// </summary>
+    public static bool Matches(string pattern, string image) => Names(image).Any(n => Glob.IsMatch(pattern, n));
+
+    private static IEnumerable<string> Names(string image)
+    {
+        yield return image;
+        var slash = image.IndexOf('/', StringComparison.Ordinal);
+        var first = slash < 0 ? "" : image[..slash];
+        var hasRegistry = first.Contains('.', StringComparison.Ordinal) || first.Contains(':', StringComparison.Ordinal) || first == "localhost";
+        string path;
+        if (!hasRegistry)
+        {
+            path = slash < 0 ? "library/" + image : image;
+        }
+        else if (first is "docker.io" or "index.docker.io" or "registry-1.docker.io")
+        {
+            path = image[(slash + 1)..];
+        }
+        else
+        {
+            yield break;
+        }
+
+        // Every spelling of a Docker Hub name: docker.io/library/nginx, library/nginx, nginx.
+        yield return "docker.io/" + path;
+        yield return path;
+        if (path.StartsWith("library/", StringComparison.Ordinal))
+        {
+            yield return path["library/".Length..];
+        }
+    }
 
     /// <summary>The bump of an update; a new digest under the same tag counts as <c>digest</c>, anything unknown as null.</summary>
     public static string? BumpOf(UpdateEntity u) =>
