@@ -29,6 +29,7 @@ internal sealed partial class PolicyAutomation(
     public const string HeldVulnerabilities = "candidate brings new critical/high vulnerabilities";
 
     private readonly HashSet<string> _wake = new(StringComparer.Ordinal);
+    private bool _claim;
 
     /// <summary>Agents that got a command from the last <see cref="ApplyAsync"/>; pass to <see cref="PublishAsync"/> after saving.</summary>
     public IReadOnlyCollection<string> AgentsToWake => _wake;
@@ -128,6 +129,13 @@ internal sealed partial class PolicyAutomation(
                 }
             }
 
+            if (_claim && !await ClaimAsync(u, now, ct))
+            {
+                // A report or an admin acted on it meanwhile: theirs wins; drop what this pass changed on the row.
+                await db.Entry(u).ReloadAsync(ct);
+                continue;
+            }
+
             var command = commands.Stage(u.AgentId, UpdateService.DeployCommand(u, container), u.Id);
             u.Status = UpdateStatuses.Deploying;
             u.UpdatedAt = now;
@@ -145,7 +153,28 @@ internal sealed partial class PolicyAutomation(
     public async Task ApplyToAllOpenAsync(CancellationToken ct)
     {
         var open = await db.Updates.Where(u => u.Status == UpdateStatuses.Pending || u.Status == UpdateStatuses.Approved).ToListAsync(ct);
-        await ApplyAsync(open, ct);
+        // These rows were read a while ago: claim each before deploying so a concurrent report cannot deploy it twice.
+        _claim = true;
+        try
+        {
+            await ApplyAsync(open, ct);
+        }
+        finally
+        {
+            _claim = false;
+        }
+    }
+
+    /// <summary>Moves the row to deploying only if nobody changed it since it was read (run inside the pass's transaction).</summary>
+    private async Task<bool> ClaimAsync(UpdateEntity u, DateTimeOffset now, CancellationToken ct)
+    {
+        var entry = db.Entry(u);
+        var status = entry.Property(x => x.Status).OriginalValue;
+        var digest = entry.Property(x => x.LatestDigest).OriginalValue;
+        var claimed = await db.Updates
+            .Where(x => x.Id == u.Id && x.Status == status && x.LatestDigest == digest)
+            .ExecuteUpdateAsync(x => x.SetProperty(r => r.Status, UpdateStatuses.Deploying).SetProperty(r => r.UpdatedAt, now), ct);
+        return claimed == 1;
     }
 
     /// <summary>After SaveChanges: wakes long-polling agents and the notification dispatcher.</summary>
@@ -224,9 +253,13 @@ internal sealed partial class PolicyEvaluator(
             var db = scope.ServiceProvider.GetRequiredService<TiakiDbContext>();
             var automation = scope.ServiceProvider.GetRequiredService<PolicyAutomation>();
             var outbox = scope.ServiceProvider.GetRequiredService<NotificationOutbox>();
-            await automation.ApplyToAllOpenAsync(ct);
-            await CheckPresenceAsync(db, outbox, started, ct);
-            await db.SaveChangesAsync(ct);
+            await using (var tx = await db.Database.BeginTransactionAsync(ct))
+            {
+                await automation.ApplyToAllOpenAsync(ct);
+                await CheckPresenceAsync(db, outbox, started, ct);
+                await db.SaveChangesAsync(ct);
+                await tx.CommitAsync(ct);
+            }
 
             // The delivery history is for troubleshooting, not an archive.
             var cutoff = started - notificationOptions.Value.Retention;
