@@ -49,6 +49,10 @@ public abstract class PolicyTests(ServerFixture f)
         var entry = audit.EnumerateArray().Single(a => a.GetProperty("action").GetString() == "update.deploy-requested");
         entry.GetProperty("actor").GetString().ShouldBe($"policy:auto-{m}");
         entry.GetProperty("detail").GetString()!.ShouldStartWith($"deployed by policy auto-{m}: {image}:1.0.0 -> 1.0.1");
+
+        (await agent.PostAsJsonAsync($"/api/v1/reports/commands/{command.CommandId}/result", new CommandResult(command.CommandId, true))).StatusCode.ShouldBe(HttpStatusCode.NoContent);
+        var mail = await EmailSenderTests.WaitForMessageAsync(TestEnvironment.Require("TIAKI_TEST_MAILDIR"), $"Deployed name-app 1.0.1 on host-{m}");
+        mail.TextBody.ShouldNotBeNull().ShouldContain($"Deployed automatically by policy auto-{m}.");
     }
 
     [Fact]

@@ -127,9 +127,13 @@ internal sealed class NotificationOutbox(
                 $"{agentName}: {name} ({image}) rollback {update.LatestTag} → {update.CurrentTag} failed"),
         };
         var body = error is null ? what : $"{what}: {error}";
+        // Who asked for it (an admin, or "policy:<name>" for an automatic deploy) is in the audit entry of the request.
+        var requestAction = rollback ? "update.rollback-requested" : "update.deploy-requested";
+        actor ??= await db.Audit.AsNoTracking().Where(a => a.Target == update.Id && a.Action == requestAction)
+            .OrderByDescending(a => a.Id).Select(a => a.Actor).FirstOrDefaultAsync(ct);
         if (actor is not null)
         {
-            body += $"\nRequested by {actor}.";
+            body += actor.StartsWith("policy:", StringComparison.Ordinal) ? $"\nDeployed automatically by policy {actor[7..]}." : $"\nRequested by {actor}.";
         }
 
         var data = new Dictionary<string, string>
@@ -137,6 +141,11 @@ internal sealed class NotificationOutbox(
             ["host"] = agentName, ["agentId"] = update.AgentId, ["container"] = name, ["image"] = image,
             ["currentTag"] = update.CurrentTag, ["latestTag"] = update.LatestTag, ["updateId"] = update.Id,
         };
+        if (actor is not null)
+        {
+            data["requestedBy"] = actor;
+        }
+
         if (error is not null)
         {
             data["error"] = error;
