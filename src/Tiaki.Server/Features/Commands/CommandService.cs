@@ -157,12 +157,17 @@ internal sealed partial class CommandService(
         {
             update.Status = UpdateStatuses.Failed;
             update.UpdatedAt = time.GetUtcNow();
+            if (command.Type is CommandTypes.Deploy or CommandTypes.Rollback)
+            {
+                await outbox.StageCommandResultAsync(update, command.Type, false, command.Error, null, ct);
+            }
         }
 
         audit.Add("server", $"{command.Type}.expired", command.UpdateId ?? commandId, command.Error);
         try
         {
             await db.SaveChangesAsync(ct);
+            outbox.Flush();
             LogGaveUp(agentId, commandId, deliveries);
         }
         catch (DbUpdateConcurrencyException)
