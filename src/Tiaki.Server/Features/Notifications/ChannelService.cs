@@ -213,7 +213,7 @@ internal sealed class ChannelService(
         {
             case ChannelKinds.Email:
                 var e = JsonSerializer.Deserialize<EmailChannelSettings>(row.SettingsJson, Json)!;
-                return new ChannelTarget(id, row.Kind, new EmailSettings(e.Host!, e.Port ?? 587, ParseSecurity(e.Security) ?? SmtpSecurity.Auto,
+                return new ChannelTarget(id, row.Kind, new EmailSettings(e.Host!, PortOf(e), ParseSecurity(e.Security) ?? SmtpSecurity.Auto,
                     e.User, row.Secret, e.From!, e.To ?? []), null, null);
             case ChannelKinds.Webhook:
                 var w = JsonSerializer.Deserialize<WebhookChannelSettings>(row.SettingsJson, Json)!;
@@ -240,7 +240,7 @@ internal sealed class ChannelService(
         {
             case ChannelKinds.Email:
                 var e = JsonSerializer.Deserialize<EmailChannelSettings>(row.SettingsJson, Json)!;
-                email = new EmailChannelView(e.Host!, e.Port ?? 587, e.Security ?? "auto", e.User, hasSecret, e.From!, e.To ?? []);
+                email = new EmailChannelView(e.Host!, PortOf(e), e.Security ?? "auto", e.User, hasSecret, e.From!, e.To ?? []);
                 break;
             case ChannelKinds.Webhook:
                 var w = JsonSerializer.Deserialize<WebhookChannelSettings>(row.SettingsJson, Json)!;
@@ -255,6 +255,9 @@ internal sealed class ChannelService(
         return new ChannelDto(row.Id, row.Name, row.Kind, row.Enabled, row.Events is null ? null : ParseEvents(row.Events),
             false, email, webhook, ntfy, row.CreatedAt, row.UpdatedAt);
     }
+
+    /// <summary>Without a port: 465 for TLS from the first byte, else the submission port 587.</summary>
+    private static int PortOf(EmailChannelSettings e) => e.Port ?? (ParseSecurity(e.Security) == SmtpSecurity.Tls ? 465 : 587);
 
     private static string[] ParseEvents(string events) => events.Split(',', StringSplitOptions.RemoveEmptyEntries);
 
