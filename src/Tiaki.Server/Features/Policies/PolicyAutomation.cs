@@ -237,7 +237,8 @@ internal sealed partial class PolicyEvaluator(
             {
                 return;
             }
-            catch (Exception ex) when (ex is DbUpdateException or InvalidOperationException or System.Data.Common.DbException)
+            // A background loop must outlive a bad row or a database outage: log, and try again on the next pass.
+            catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 LogPassFailed(ex);
             }
