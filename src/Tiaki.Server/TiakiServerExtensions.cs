@@ -11,6 +11,8 @@ using Tiaki.Server.Features.Audit;
 using Tiaki.Server.Features.Auth;
 using Tiaki.Server.Features.Commands;
 using Tiaki.Server.Features.Health;
+using Tiaki.Server.Features.Notifications;
+using Tiaki.Server.Features.Policies;
 using Tiaki.Server.Features.Reports;
 using Tiaki.Server.Features.Scheduling;
 using Tiaki.Server.Features.Updates;
@@ -56,6 +58,7 @@ internal static class TiakiServerExtensions
         services.AddScoped<CommandService>();
         services.AddScoped<UpdateService>();
         services.AddScoped<ScanService>();
+        services.AddTiakiNotificationsAndPolicies();
 
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.Configure<JsonOptions>(o =>
@@ -103,6 +106,8 @@ internal static class TiakiServerExtensions
         admin.MapUpdateAdminApi();
         admin.MapScanAdminApi();
         admin.MapAuditAdminApi();
+        admin.MapNotificationAdminApi();
+        admin.MapPolicyAdminApi();
         return app;
     }
 

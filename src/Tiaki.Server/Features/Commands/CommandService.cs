@@ -6,6 +6,7 @@ using Tiaki.Contracts;
 using Tiaki.Server.Configuration;
 using Tiaki.Server.Data;
 using Tiaki.Server.Features.Audit;
+using Tiaki.Server.Features.Notifications;
 
 namespace Tiaki.Server.Features.Commands;
 
@@ -17,6 +18,7 @@ internal sealed partial class CommandService(
     CommandSignals signals,
     CommandNotifier notifier,
     AuditLog audit,
+    NotificationOutbox outbox,
     TimeProvider time,
     IOptions<TiakiOptions> options,
     ILogger<CommandService> logger)
@@ -155,12 +157,17 @@ internal sealed partial class CommandService(
         {
             update.Status = UpdateStatuses.Failed;
             update.UpdatedAt = time.GetUtcNow();
+            if (command.Type is CommandTypes.Deploy or CommandTypes.Rollback)
+            {
+                await outbox.StageCommandResultAsync(update, command.Type, false, command.Error, null, ct);
+            }
         }
 
         audit.Add("server", $"{command.Type}.expired", command.UpdateId ?? commandId, command.Error);
         try
         {
             await db.SaveChangesAsync(ct);
+            outbox.Flush();
             LogGaveUp(agentId, commandId, deliveries);
         }
         catch (DbUpdateConcurrencyException)
@@ -204,6 +211,10 @@ internal sealed partial class CommandService(
                 _ => UpdateStatuses.Failed,
             };
             update.UpdatedAt = time.GetUtcNow();
+            if (command.Type is CommandTypes.Deploy or CommandTypes.Rollback)
+            {
+                await outbox.StageCommandResultAsync(update, command.Type, result.Success, result.Error, null, ct);
+            }
         }
 
         if (command.Type != CommandTypes.Scan || !result.Success)
@@ -221,6 +232,7 @@ internal sealed partial class CommandService(
             return ResultOutcome.Conflict;
         }
 
+        outbox.Flush();
         LogResult(agentId, commandId, result.Success);
         return ResultOutcome.Accepted;
     }

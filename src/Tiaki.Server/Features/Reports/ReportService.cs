@@ -3,6 +3,7 @@ using Microsoft.EntityFrameworkCore;
 using Prometheus;
 using Tiaki.Contracts;
 using Tiaki.Server.Data;
+using Tiaki.Server.Features.Policies;
 
 namespace Tiaki.Server.Features.Reports;
 
@@ -12,7 +13,7 @@ internal sealed record ContainerDto(
     IReadOnlyDictionary<string, string>? Labels, string? CheckError, DateTimeOffset UpdatedAt);
 
 /// <summary>Applies an agent's report: its full current state replaces what we knew.</summary>
-internal sealed class ReportService(TiakiDbContext db, TimeProvider time)
+internal sealed class ReportService(TiakiDbContext db, PolicyAutomation automation, TimeProvider time)
 {
     private static readonly Counter Ingested = Metrics.CreateCounter("tiaki_reports_ingested_total", "Agent reports applied");
 
@@ -112,6 +113,7 @@ internal sealed class ReportService(TiakiDbContext db, TimeProvider time)
         if (report.Updates is { } reportedUpdates)
         {
             var seen = new HashSet<string>(StringComparer.Ordinal);
+            var offered = new List<UpdateEntity>();
             foreach (var u in reportedUpdates)
             {
                 if (!reported.ContainsKey(u.ContainerId) || !seen.Add(u.ContainerId))
@@ -125,7 +127,7 @@ internal sealed class ReportService(TiakiDbContext db, TimeProvider time)
                     {
                         Id = Guid.CreateVersion7().ToString(), AgentId = agentId, ContainerId = u.ContainerId,
                         CurrentTag = u.CurrentTag, LatestTag = u.LatestTag, LatestDigest = u.LatestDigest,
-                        Status = UpdateStatuses.Pending, CreatedAt = now,
+                        Status = UpdateStatuses.Pending, CreatedAt = now, CandidateSeenAt = now,
                     };
                     db.Updates.Add(row);
                 }
@@ -134,6 +136,14 @@ internal sealed class ReportService(TiakiDbContext db, TimeProvider time)
                 {
                     // A new candidate: whatever was decided about the old one (deployed, ignored, approved) no longer applies.
                     row.Status = UpdateStatuses.Pending;
+                    row.CandidateSeenAt = now;
+                }
+
+                row.ImageCreatedAt = u.ImageCreatedAt;
+                if (!string.Equals(row.NotifiedDigest, u.LatestDigest, StringComparison.Ordinal))
+                {
+                    // New to policies; candidates already handled are re-checked by the evaluator, not on every report.
+                    offered.Add(row);
                 }
 
                 var vulns = u.Vulnerabilities is { } vr ? JsonSerializer.Serialize(vr) : null;
@@ -160,10 +170,14 @@ internal sealed class ReportService(TiakiDbContext db, TimeProvider time)
                     db.Updates.Remove(row);
                 }
             }
+
+            // Policies act in the same transaction: the report and what it triggers (deploys, the digest) commit together.
+            await automation.ApplyAsync(offered, ct);
         }
 
         await db.SaveChangesAsync(ct);
         await db.Agents.Where(a => a.Id == agentId).ExecuteUpdateAsync(x => x.SetProperty(a => a.LastSeenAt, now), ct);
+        await automation.PublishAsync(ct);
         Ingested.Inc();
     }
 
