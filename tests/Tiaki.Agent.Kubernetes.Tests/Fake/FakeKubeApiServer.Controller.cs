@@ -23,7 +23,19 @@ internal sealed partial class FakeKubeApiServer
         {
             lock (_lock)
             {
-                Reconcile(DateTimeOffset.UtcNow);
+                try
+                {
+                    Reconcile(DateTimeOffset.UtcNow);
+                }
+                catch (Exception e)
+                {
+                    // A bug of the fake must fail the test that hit it, not stall the rollout silently.
+                    Faults.Add($"controller: {e}");
+                    if (Environment.GetEnvironmentVariable("TIAKI_FAKE_K8S_TRACE") == "1")
+                    {
+                        Console.Error.WriteLine($"fake-k8s controller: {e}");
+                    }
+                }
             }
         }
     }
@@ -58,8 +70,10 @@ internal sealed partial class FakeKubeApiServer
         var stale = owned.Except(fresh).ToList();
 
         // One step per tick, so a client sees the intermediate states a real rollout goes through.
-        if (kind == "StatefulSet")
+        // StatefulSets (and DaemonSets, maxSurge 0) replace a pod in its slot, one at a time, highest slot first.
+        if (kind is "StatefulSet" or "DaemonSet")
         {
+            string SlotOf(JsonObject p) => kind == "StatefulSet" ? p["metadata"]!["name"]!.GetValue<string>() : p["spec"]!["nodeName"]!.GetValue<string>();
             var pending = fresh.FirstOrDefault(IsCreating);
             if (pending is not null)
             {
@@ -67,18 +81,18 @@ internal sealed partial class FakeKubeApiServer
             }
             else if (fresh.All(IsReady))
             {
-                var existing = owned.Select(p => p["metadata"]!["name"]!.GetValue<string>()).ToHashSet();
-                var missing = Enumerable.Range(0, desired).Select(i => $"{name}-{i}").FirstOrDefault(n => !existing.Contains(n));
-                var victim = stale.OrderByDescending(p => p["metadata"]!["name"]!.GetValue<string>(), StringComparer.Ordinal).FirstOrDefault();
-                if (missing is not null)
+                var slots = Enumerable.Range(0, desired).Select(i => kind == "StatefulSet" ? $"{name}-{i}" : $"node-{i}").ToList();
+                var missing = slots.FirstOrDefault(slot => !owned.Any(p => SlotOf(p) == slot));
+                var victim = stale.OrderByDescending(SlotOf, StringComparer.Ordinal).FirstOrDefault();
+                var slot = missing ?? (victim is null ? null : SlotOf(victim));
+                if (slot is not null)
                 {
-                    NewPod(key, w, hash, missing, ns, 0);
-                }
-                else if (victim is not null)
-                {
-                    var podName = victim["metadata"]!["name"]!.GetValue<string>();
-                    RemovePod(victim);
-                    NewPod(key, w, hash, podName, ns, 0);
+                    if (missing is null)
+                    {
+                        RemovePod(victim!);
+                    }
+
+                    NewPod(key, w, hash, kind == "StatefulSet" ? slot : $"{name}-{Suffix()}", ns, kind == "StatefulSet" ? $"node-{slots.IndexOf(slot) % Math.Max(1, Nodes)}" : slot);
                 }
             }
         }
@@ -86,8 +100,7 @@ internal sealed partial class FakeKubeApiServer
         {
             for (var i = fresh.Count; i < desired; i++)
             {
-                var podName = kind == "Deployment" ? $"{name}-{hash}-{Suffix()}" : $"{name}-{Suffix()}";
-                NewPod(key, w, hash, podName, ns, i);
+                NewPod(key, w, hash, $"{name}-{hash}-{Suffix()}", ns, $"node-{i % Math.Max(1, Nodes)}");
             }
         }
         else if (fresh.Any(IsCreating))
@@ -118,7 +131,7 @@ internal sealed partial class FakeKubeApiServer
     private static bool IsReady(JsonObject pod) =>
         (pod["status"]!["conditions"] as JsonArray)?.Any(c => c!["type"]!.GetValue<string>() == "Ready" && c["status"]!.GetValue<string>() == "True") == true;
 
-    private void NewPod(string ownerKey, JsonObject w, string hash, string podName, string ns, int index)
+    private void NewPod(string ownerKey, JsonObject w, string hash, string podName, string ns, string nodeName)
     {
         var kind = w["kind"]!.GetValue<string>();
         var name = w["metadata"]!["name"]!.GetValue<string>();
@@ -139,7 +152,7 @@ internal sealed partial class FakeKubeApiServer
         }
 
         var spec = template["spec"]!.DeepClone().AsObject();
-        spec["nodeName"] = $"node-{index % Math.Max(1, Nodes)}";
+        spec["nodeName"] = nodeName;
         var waiting = new JsonObject { ["waiting"] = new JsonObject { ["reason"] = "ContainerCreating" } };
         var pod = new JsonObject
         {

@@ -92,6 +92,9 @@ internal sealed partial class FakeKubeApiServer : IAsyncDisposable
         _stop.Dispose();
         Certificate.Dispose();
         Directory.Delete(Path.GetDirectoryName(KubeconfigPath)!, recursive: true);
+
+        // A request that crashed the fake means the test proved nothing about the real server.
+        Faults.ShouldBeEmpty();
     }
 
     // ---- what tests arrange -------------------------------------------------------------------
@@ -138,6 +141,13 @@ internal sealed partial class FakeKubeApiServer : IAsyncDisposable
         var type = Types.Single(t => t.Kind == obj["kind"]!.GetValue<string>());
         lock (_lock)
         {
+            // A namespace exists before anything is created in it (kubectl checks it on a NotFound).
+            var ns = obj["metadata"]?["namespace"]?.GetValue<string>() ?? "default";
+            if (type.Namespaced && !_objects.ContainsKey(Key("namespaces", "", ns)))
+            {
+                Insert(Types.Single(t => t.Kind == "Namespace"), "", new JsonObject { ["metadata"] = new JsonObject { ["name"] = ns }, ["status"] = new JsonObject { ["phase"] = "Active" } });
+            }
+
             var created = Insert(type, obj["metadata"]?["namespace"]?.GetValue<string>() ?? "default", obj);
             // Bring the pods up now, so a test starts from a settled cluster (StatefulSets need a step per replica).
             for (var i = 0; i < 30; i++)
@@ -190,8 +200,33 @@ internal sealed partial class FakeKubeApiServer : IAsyncDisposable
 
     private sealed record WatchEvent(long ResourceVersion, string Type, string Plural, string Namespace, JsonObject Object);
 
+    /// <summary>Requests that threw inside the fake: a bug of the fake, surfaced as a 500 like the real server's.</summary>
+    public List<string> Faults { get; } = [];
+
     private async Task HandleAsync(HttpContext ctx)
     {
+        try
+        {
+            await HandleCoreAsync(ctx);
+        }
+        catch (Exception e) when (!ctx.Response.HasStarted)
+        {
+            lock (_lock)
+            {
+                Faults.Add($"{ctx.Request.Method} {ctx.Request.Path}{ctx.Request.QueryString}: {e}");
+            }
+
+            await WriteAsync(ctx, 500, Status(500, "InternalError", $"an error on the server (\"{e.Message}\") has prevented the request from succeeding"));
+        }
+    }
+
+    private async Task HandleCoreAsync(HttpContext ctx)
+    {
+        if (Environment.GetEnvironmentVariable("TIAKI_FAKE_K8S_TRACE") == "1")
+        {
+            Console.Error.WriteLine($"fake-k8s: {ctx.Request.Method} {ctx.Request.Path}{ctx.Request.QueryString} [{ctx.Request.Headers.Accept}]");
+        }
+
         var body = await new StreamReader(ctx.Request.Body).ReadToEndAsync();
         var path = ctx.Request.Path.Value ?? "/";
         lock (_lock)
@@ -499,7 +534,7 @@ internal sealed partial class FakeKubeApiServer : IAsyncDisposable
                 return (422, Status(422, "Invalid", $"{type.Qualified} \"{name}\" is invalid: {e.Message}", type, name));
             }
 
-            var sentVersion = patch?["metadata"]?["resourceVersion"]?.GetValue<string>();
+            var sentVersion = (patch as JsonObject)?["metadata"]?["resourceVersion"]?.GetValue<string>();
             if (sentVersion is not null && sentVersion != current["metadata"]!["resourceVersion"]!.GetValue<string>())
             {
                 return (409, Conflict(type, name));
@@ -658,6 +693,7 @@ internal sealed partial class FakeKubeApiServer : IAsyncDisposable
         if (type.IsWorkload || type.Kind == "CronJob")
         {
             meta["generation"] = 1L;
+            ApplyDefaults(type.Kind, obj["spec"]!.AsObject());
         }
 
         meta["resourceVersion"] = Rv(++_resourceVersion);
@@ -665,6 +701,51 @@ internal sealed partial class FakeKubeApiServer : IAsyncDisposable
         _objects[Key(type.Plural, type.Namespaced ? ns : "", name)] = obj;
         Record("ADDED", type.Plural, ns, obj, _resourceVersion);
         return obj;
+    }
+
+    /// <summary>The defaults the API server fills in on create (k8s.io/api apps/v1 and batch/v1 defaulters).</summary>
+    private static void ApplyDefaults(string kind, JsonObject spec)
+    {
+        switch (kind)
+        {
+            case "Deployment":
+                spec["replicas"] ??= 1;
+                spec["progressDeadlineSeconds"] ??= 600;
+                spec["revisionHistoryLimit"] ??= 10;
+                spec["strategy"] ??= new JsonObject { ["type"] = "RollingUpdate" };
+                if (spec["strategy"]!["type"]?.GetValue<string>() == "RollingUpdate")
+                {
+                    spec["strategy"]!["rollingUpdate"] ??= new JsonObject { ["maxUnavailable"] = "25%", ["maxSurge"] = "25%" };
+                }
+
+                break;
+            case "StatefulSet":
+                spec["replicas"] ??= 1;
+                spec["podManagementPolicy"] ??= "OrderedReady";
+                spec["revisionHistoryLimit"] ??= 10;
+                spec["updateStrategy"] ??= new JsonObject { ["type"] = "RollingUpdate" };
+                if (spec["updateStrategy"]!["type"]?.GetValue<string>() == "RollingUpdate")
+                {
+                    spec["updateStrategy"]!["rollingUpdate"] ??= new JsonObject { ["partition"] = 0 };
+                }
+
+                break;
+            case "DaemonSet":
+                spec["revisionHistoryLimit"] ??= 10;
+                spec["updateStrategy"] ??= new JsonObject { ["type"] = "RollingUpdate" };
+                if (spec["updateStrategy"]!["type"]?.GetValue<string>() == "RollingUpdate")
+                {
+                    spec["updateStrategy"]!["rollingUpdate"] ??= new JsonObject { ["maxUnavailable"] = 1, ["maxSurge"] = 0 };
+                }
+
+                break;
+            case "CronJob":
+                spec["concurrencyPolicy"] ??= "Allow";
+                spec["suspend"] ??= false;
+                spec["successfulJobsHistoryLimit"] ??= 3;
+                spec["failedJobsHistoryLimit"] ??= 1;
+                break;
+        }
     }
 
     private void Record(string type, string plural, string ns, JsonObject obj, long rv)
@@ -700,6 +781,9 @@ internal sealed partial class FakeKubeApiServer : IAsyncDisposable
             }
         }
 
+        // Headers go out at once: clients wait for them before they consider the watch established.
+        await ctx.Response.StartAsync();
+        await ctx.Response.Body.FlushAsync();
         foreach (var o in initial)
         {
             await WriteEventAsync(ctx, "ADDED", o);
