@@ -25,6 +25,9 @@ internal sealed partial class KubernetesRuntime(
     // Annotations written on the workload so `kubectl describe` shows what Tiaki did and the
     // rollback command knows where to go back to.
     public const string PreviousImageAnnotation = "tiaki.dev/previous-image";
+
+    /// <summary>JSON map container → image it ran before Tiaki last changed it, so a rollback of one container survives changes to another.</summary>
+    public const string PreviousImagesAnnotation = "tiaki.dev/previous-images";
     public const string UpdatedImageAnnotation = "tiaki.dev/updated-image";
     public const string UpdatedByAnnotation = "tiaki.dev/updated-by";
     public const string UpdatedAtAnnotation = "tiaki.dev/updated-at";
@@ -247,10 +250,9 @@ internal sealed partial class KubernetesRuntime(
             }
 
             // Without a tag from the server, go back to what the last deploy recorded on the workload.
-            var recorded = workload.Annotations.GetValueOrDefault(PreviousImageAnnotation);
-            var prefix = container + "=";
-            return recorded is not null && recorded.StartsWith(prefix, StringComparison.Ordinal)
-                ? (recorded[prefix.Length..], null)
+            var recorded = PreviousImages(workload).GetValueOrDefault(container);
+            return recorded is not null
+                ? (recorded, null)
                 : (null, $"rollback of {workload.Kind} {workload.Namespace}/{workload.Name} container {container}: no previous tag in the command and no {PreviousImageAnnotation} recorded on the workload");
         }
 
@@ -276,15 +278,61 @@ internal sealed partial class KubernetesRuntime(
     private async Task PatchImageAsync(Workload workload, string container, bool init, string image, string previous, string action, CancellationToken ct)
     {
         var at = time.GetUtcNow().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+        var previousImages = PreviousImages(workload);
+        previousImages[container] = previous;
         var json = BuildImagePatch(workload.Kind, container, init, image, new Dictionary<string, string>
         {
             [PreviousImageAnnotation] = $"{container}={previous}",
+            [PreviousImagesAnnotation] = JsonMap(previousImages),
             [UpdatedImageAnnotation] = $"{container}={image}",
             [UpdatedByAnnotation] = options.AgentName,
             [UpdatedAtAnnotation] = at,
             [LastActionAnnotation] = action,
         });
         await Workload.PatchAsync(client, workload.Kind, workload.Namespace, workload.Name, json, ct);
+    }
+
+    private static SortedDictionary<string, string> PreviousImages(Workload workload)
+    {
+        var map = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        if (workload.Annotations.TryGetValue(PreviousImagesAnnotation, out var json))
+        {
+            try
+            {
+                using var doc = JsonDocument.Parse(json);
+                foreach (var p in doc.RootElement.EnumerateObject().Where(p => p.Value.ValueKind == JsonValueKind.String))
+                {
+                    map[p.Name] = p.Value.GetString()!;
+                }
+            }
+            catch (JsonException)
+            {
+                // Someone edited the annotation by hand: start a fresh map rather than fail the deploy.
+            }
+        }
+        else if (workload.Annotations.TryGetValue(PreviousImageAnnotation, out var single) && single.IndexOf('=', StringComparison.Ordinal) is > 0 and var eq)
+        {
+            map[single[..eq]] = single[(eq + 1)..];
+        }
+
+        return map;
+    }
+
+    private static string JsonMap(IEnumerable<KeyValuePair<string, string>> map)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            foreach (var (k, v) in map)
+            {
+                w.WriteString(k, v);
+            }
+
+            w.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(buffer.ToArray());
     }
 
     /// <summary>

@@ -46,6 +46,9 @@ internal sealed partial class FakeKubeApiServer : IAsyncDisposable
     public string KubeconfigPath { get; }
     public List<RecordedRequest> Requests { get; } = [];
 
+    /// <summary>Every resource request as the authorizer sees it: API group, resource, verb, namespace (null: cluster scope).</summary>
+    public List<(string Group, string Resource, string Verb, string? Namespace)> Calls { get; } = [];
+
     /// <summary>Nodes a DaemonSet schedules on.</summary>
     public int Nodes { get; set; } = 2;
 
@@ -265,6 +268,11 @@ internal sealed partial class FakeKubeApiServer : IAsyncDisposable
             ("DELETE", _, _) => "delete",
             _ => "unknown",
         };
+
+        lock (_lock)
+        {
+            Calls.Add((type.Group, type.Plural, verb, ns));
+        }
 
         if (IsDenied(verb, type.Qualified, ns))
         {

@@ -196,6 +196,21 @@ public sealed class DeployTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ExecuteAsync_RollbackAfterAnotherContainerChanged_RestoresThisContainersPreviousImage()
+    {
+        _server.Create(Objects.Deployment("shop", "web", $"{App}:1.0.0", sidecarImage: "nginx:1.25.3"));
+        var runtime = NewRuntime(_server);
+        (await runtime.ExecuteAsync(Deploy(App, "1.1.0"), await Find(runtime, "deployment/shop/web/app"), CancellationToken.None)).Success.ShouldBeTrue();
+        (await runtime.ExecuteAsync(Deploy("nginx", "1.25.4"), await Find(runtime, "deployment/shop/web/sidecar"), CancellationToken.None)).Success.ShouldBeTrue();
+
+        var outcome = await runtime.ExecuteAsync(Rollback(previousTag: null), await Find(runtime, "deployment/shop/web/app"), CancellationToken.None);
+
+        outcome.Success.ShouldBeTrue(outcome.Error);
+        var web = _server.Get("deployments", "shop", "web")!;
+        (Image(web, "app"), Image(web, "sidecar")).ShouldBe(($"{App}:1.0.0", "nginx:1.25.4"));
+    }
+
+    [Fact]
     public async Task ExecuteAsync_RollbackWithTag_DeploysThatTag()
     {
         _server.Create(Objects.Deployment("shop", "web", $"{App}:1.1.0"));
