@@ -149,8 +149,8 @@ internal sealed partial class KubernetesRuntime(
             // The new image did not come up: put the previous one back so the workload keeps serving.
             LogRolloutFailed(kind, ns, name, wanted, rollout);
             Append(log, $"rollout failed: {rollout}; restoring {current}");
-            var restored = await Workload.ReadAsync(client, kind, ns, name, cancellationToken);
-            await PatchImageAsync(restored, container, spec.Value.Init, current, wanted, $"automatic rollback after failed {action} (command {command.CommandId}): {rollout}", cancellationToken);
+            // The failed image is no place to roll back to later: the history stays as it was before this deploy.
+            await PatchImageAsync(workload, container, spec.Value.Init, current, wanted, $"automatic rollback after failed {action} (command {command.CommandId}): {rollout}", cancellationToken, keepHistory: true);
             var back = await FollowRolloutAsync(kind, ns, name, current, log, cancellationToken);
             Append(log, back is null ? $"restored {current}" : $"restoring {current} did not complete either: {back}");
             return CommandOutcome.Failed(
@@ -275,14 +275,18 @@ internal sealed partial class KubernetesRuntime(
         return ($"{repository}:{command.LatestTag}", null);
     }
 
-    private async Task PatchImageAsync(Workload workload, string container, bool init, string image, string previous, string action, CancellationToken ct)
+    private async Task PatchImageAsync(Workload workload, string container, bool init, string image, string previous, string action, CancellationToken ct, bool keepHistory = false)
     {
         var at = time.GetUtcNow().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
         var previousImages = PreviousImages(workload);
-        previousImages[container] = previous;
+        if (!keepHistory)
+        {
+            previousImages[container] = previous;
+        }
+
         var json = BuildImagePatch(workload.Kind, container, init, image, new Dictionary<string, string>
         {
-            [PreviousImageAnnotation] = $"{container}={previous}",
+            [PreviousImageAnnotation] = keepHistory && workload.Annotations.TryGetValue(PreviousImageAnnotation, out var before) ? before : $"{container}={previous}",
             [PreviousImagesAnnotation] = JsonMap(previousImages),
             [UpdatedImageAnnotation] = $"{container}={image}",
             [UpdatedByAnnotation] = options.AgentName,

@@ -73,6 +73,21 @@ public sealed class DeployTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ExecuteAsync_RollbackAfterAutomaticRollback_GoesToTheImageBeforeTheFailedDeployNotTheFailedOne()
+    {
+        _server.Create(Objects.Deployment("shop", "web", $"{App}:1.0.0"));
+        _server.FailImage($"{App}:6.6.6", "ImagePullBackOff");
+        var runtime = NewRuntime(_server);
+        (await runtime.ExecuteAsync(Deploy(App, "1.1.0"), await Find(runtime, "deployment/shop/web/app"), CancellationToken.None)).Success.ShouldBeTrue();
+        (await runtime.ExecuteAsync(Deploy(App, "6.6.6"), await Find(runtime, "deployment/shop/web/app"), CancellationToken.None)).Success.ShouldBeFalse();
+
+        var outcome = await runtime.ExecuteAsync(Rollback(previousTag: null), await Find(runtime, "deployment/shop/web/app"), CancellationToken.None);
+
+        outcome.Success.ShouldBeTrue(outcome.Error);
+        Image(_server.Get("deployments", "shop", "web")!, "app").ShouldBe($"{App}:1.0.0");
+    }
+
+    [Fact]
     public async Task ExecuteAsync_StatefulSetCrashLoopBackOff_RollsBackAndReportsReason()
     {
         _server.Create(Objects.StatefulSet("data", "db", $"{App}:1.0.0", replicas: 3));
