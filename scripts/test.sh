@@ -19,6 +19,8 @@ command -v htpasswd >/dev/null || need_apt+=(apache2-utils)
 command -v chromium >/dev/null || need_apt+=(chromium chromium-driver)
 /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || need_apt+=(python3-aiosmtpd)
 command -v git >/dev/null || need_apt+=(git)
+# kubectl cross-checks the fake Kubernetes API server (Debian ships an older client as kubernetes-client).
+command -v kubectl >/dev/null || need_apt+=(kubernetes-client)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql-15)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== installing: ${need_apt[*]}"

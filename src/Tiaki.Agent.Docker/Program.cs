@@ -8,4 +8,4 @@ Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
 if (args is ["check", ..])
     return await CheckCommand.RunAsync(args[1..], Console.Out, Console.Error, stop.Token);
 
-return await DockerAgent.RunAsync(args, Console.Out, Console.Error, stop.Token);
+return await DockerAgent.RunAsync(args, Console.Error, stop.Token);

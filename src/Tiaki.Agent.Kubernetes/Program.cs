@@ -1,10 +1,11 @@
 using Tiaki.Agent.Core.Check;
+using Tiaki.Agent.Kubernetes;
 
-using var cancel = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
+using var stop = new CancellationTokenSource();
+using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
 
-if (args.Length > 0 && args[0] == "check")
-    return await CheckCommand.RunAsync(args[1..], Console.Out, Console.Error, cancel.Token);
+if (args is ["check", ..])
+    return await CheckCommand.RunAsync(args[1..], Console.Out, Console.Error, stop.Token);
 
-Console.Error.WriteLine("usage: tiaki-agent-k8s check IMAGE[:TAG] [IMAGE...] [--json] ...");
-return 2;
+return await KubernetesAgent.RunAsync(args, Console.Out, Console.Error, stop.Token);
