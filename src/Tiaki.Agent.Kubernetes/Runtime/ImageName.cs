@@ -1,26 +1,15 @@
 namespace Tiaki.Agent.Kubernetes.Runtime;
 
 /// <summary>
-/// Splits an image reference as written in a pod spec into repository, tag and digest. A colon
-/// after the last slash is a tag; one before it belongs to a registry port (127.0.0.1:5000/app).
+/// An image reference as written in a pod spec, split into repository, tag and digest the same way
+/// the compose editor splits one (a colon before the last slash is a registry port).
 /// </summary>
 internal readonly record struct ImageName(string Repository, string? Tag, string? Digest)
 {
     public static ImageName Parse(string reference)
     {
-        string? digest = null;
-        var at = reference.IndexOf('@', StringComparison.Ordinal);
-        if (at >= 0)
-        {
-            digest = reference[(at + 1)..];
-            reference = reference[..at];
-        }
-
-        var slash = reference.LastIndexOf('/');
-        var colon = reference.LastIndexOf(':');
-        return colon > slash
-            ? new ImageName(reference[..colon], reference[(colon + 1)..], digest)
-            : new ImageName(reference, null, digest);
+        var parsed = Tiaki.Agent.Core.Compose.ImageReference.Parse(reference);
+        return new ImageName(parsed.Repository, parsed.Tag, parsed.Digest);
     }
 
     public string WithTag(string tag) => $"{Repository}:{tag}";
