@@ -11,6 +11,8 @@ using Tiaki.Server.Features.Audit;
 using Tiaki.Server.Features.Auth;
 using Tiaki.Server.Features.Commands;
 using Tiaki.Server.Features.Health;
+using Tiaki.Server.Features.Live;
+using Tiaki.Server.Features.Overview;
 using Tiaki.Server.Features.Reports;
 using Tiaki.Server.Features.Scheduling;
 using Tiaki.Server.Features.Updates;
@@ -43,6 +45,7 @@ internal static class TiakiServerExtensions
         services.AddTiakiAuth();
 
         services.AddSingleton<CommandSignals>();
+        services.AddSingleton<LiveUpdates>();
         services.AddSingleton<CommandNotifier>();
         services.AddSingleton<PostgresCommandListener>();
         services.AddHostedService(sp => sp.GetRequiredService<PostgresCommandListener>());
@@ -56,6 +59,7 @@ internal static class TiakiServerExtensions
         services.AddScoped<CommandService>();
         services.AddScoped<UpdateService>();
         services.AddScoped<ScanService>();
+        services.AddScoped<OverviewService>();
 
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.Configure<JsonOptions>(o =>
@@ -103,6 +107,7 @@ internal static class TiakiServerExtensions
         admin.MapUpdateAdminApi();
         admin.MapScanAdminApi();
         admin.MapAuditAdminApi();
+        admin.MapOverviewAdminApi();
         return app;
     }
 
