@@ -36,10 +36,11 @@ internal static class DashboardAuth
                 http.Request.Headers.Authorization.Count > 0 ? JwtBearerDefaults.AuthenticationScheme : Scheme)
             .AddJwtBearer(Scheme);
 
-        services.AddOptions<JwtBearerOptions>(Scheme).Configure<IOptionsMonitor<JwtBearerOptions>>((o, all) =>
+        services.AddOptions<JwtBearerOptions>(Scheme).Configure<IServiceProvider>((o, sp) =>
         {
-            // Validate exactly like the admin API does.
-            var api = all.Get(JwtBearerDefaults.AuthenticationScheme);
+            // Validate exactly like the admin API does. The monitor is resolved here, not injected: injecting it into
+            // a configurator of the same options type would make the container build itself recursively.
+            var api = sp.GetRequiredService<IOptionsMonitor<JwtBearerOptions>>().Get(JwtBearerDefaults.AuthenticationScheme);
             o.MapInboundClaims = false;
             o.TimeProvider = api.TimeProvider;
             o.TokenValidationParameters = api.TokenValidationParameters.Clone();

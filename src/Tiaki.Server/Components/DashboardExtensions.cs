@@ -13,6 +13,9 @@ internal static class DashboardExtensions
 {
     public static WebApplicationBuilder AddDashboard(this WebApplicationBuilder builder)
     {
+        // MudBlazor's CSS/JS live in its package. A published app has them in wwwroot; run from a build output (tests,
+        // `dotnet run` in any environment) they are found through the build's manifest, which only exists there.
+        builder.WebHost.UseStaticWebAssets();
         var services = builder.Services;
         services.AddRazorComponents().AddInteractiveServerComponents();
         services.AddMudServices();
