@@ -40,7 +40,7 @@ public sealed class ContainerFilterBarTests : MudContext
 
         cut.Find("[data-testid=search]").Input("  nginx ");
 
-        cut.WaitForAssertion(() => changes.ShouldHaveSingleItem().ShouldBe(new ContainerQuery(AgentId: "a1", Search: "nginx", Skip: 0, Take: 50)));
+        changes.ShouldHaveSingleItem().ShouldBe(new ContainerQuery(AgentId: "a1", Search: "nginx", Skip: 0, Take: 50));
     }
 
     [Fact]
