@@ -18,6 +18,7 @@ internal sealed class TiakiOptions
     public string DataDir { get; set; } = "./data";
     public long MaxBodyBytes { get; set; } = 10 * 1024 * 1024;
     public TimeSpan CommandLease { get; set; } = TimeSpan.FromMinutes(2);
+    public int CommandMaxDeliveries { get; set; } = 5;
     public TimeSpan JwtLifetime { get; set; } = TimeSpan.FromHours(12);
     public string? JwtSigningKey { get; set; }
     public int LoginMaxFailures { get; set; } = 5;
@@ -92,6 +93,7 @@ internal sealed class TiakiOptionsSetup(IConfiguration configuration) : IConfigu
         o.Port = Int("PORT", o.Port, 0, 65535); // 0: any free port
         o.MaxBodyBytes = Int("MAX_BODY_BYTES", (int)o.MaxBodyBytes, 1024, int.MaxValue);
         o.CommandLease = TimeSpan.FromSeconds(Int("COMMAND_LEASE_SECONDS", (int)o.CommandLease.TotalSeconds, 1, 86400));
+        o.CommandMaxDeliveries = Int("COMMAND_MAX_DELIVERIES", o.CommandMaxDeliveries, 1, 1000);
         o.JwtLifetime = TimeSpan.FromMinutes(Int("JWT_LIFETIME_MINUTES", (int)o.JwtLifetime.TotalMinutes, 1, 525600));
         o.LoginMaxFailures = Int("LOGIN_MAX_FAILURES", o.LoginMaxFailures, 1, 10000);
         o.LoginFailureWindow = TimeSpan.FromSeconds(Int("LOGIN_FAILURE_WINDOW_SECONDS", (int)o.LoginFailureWindow.TotalSeconds, 1, 86400));

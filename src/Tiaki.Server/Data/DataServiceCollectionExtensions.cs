@@ -13,7 +13,7 @@ internal static class DataServiceCollectionExtensions
         // The options lambda of the other one never runs.
         services.AddDbContextPool<SqliteTiakiDbContext>((sp, b) =>
             b.UseSqlite(sp.GetRequiredService<IOptions<TiakiOptions>>().Value.Database.ConnectionString,
-                x => x.CommandTimeout(30)));
+                x => x.CommandTimeout(30)).AddInterceptors(SqlitePragmas.Instance));
         services.AddDbContextPool<PostgresTiakiDbContext>((sp, b) =>
             b.UseNpgsql(sp.GetRequiredService<IOptions<TiakiOptions>>().Value.Database.ConnectionString));
         services.AddScoped<TiakiDbContext>(sp =>
@@ -22,6 +22,30 @@ internal static class DataServiceCollectionExtensions
                 : sp.GetRequiredService<SqliteTiakiDbContext>());
         services.AddHostedService<DatabaseMigrator>();
         return services;
+    }
+}
+
+/// <summary>
+/// With WAL, synchronous=NORMAL is the documented safe pairing (no corruption; a power cut may lose the last commits,
+/// which agents resend with their next report) and avoids an fsync per report.
+/// </summary>
+internal sealed class SqlitePragmas : Microsoft.EntityFrameworkCore.Diagnostics.DbConnectionInterceptor
+{
+    public static readonly SqlitePragmas Instance = new();
+
+    public override async Task ConnectionOpenedAsync(System.Data.Common.DbConnection connection,
+        Microsoft.EntityFrameworkCore.Diagnostics.ConnectionEndEventData eventData, CancellationToken cancellationToken = default)
+    {
+        await using var cmd = connection.CreateCommand();
+        cmd.CommandText = "PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;";
+        await cmd.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public override void ConnectionOpened(System.Data.Common.DbConnection connection, Microsoft.EntityFrameworkCore.Diagnostics.ConnectionEndEventData eventData)
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;";
+        cmd.ExecuteNonQuery();
     }
 }
 

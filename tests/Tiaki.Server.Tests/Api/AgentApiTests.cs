@@ -247,6 +247,28 @@ public abstract class AgentApiTests(ServerFixture f)
     }
 
     [Fact]
+    public async Task Commands_NeverAnswered_FailAfterMaxDeliveries_AndTheUpdateCanBeRetried()
+    {
+        var (id, _, agent) = await f.NewAgentAsync();
+        var admin = await f.AdminAsync();
+        await agent.SubmitAsync([Http.Container("stuck")], [Http.Update("stuck")]);
+        var updateId = (await admin.FindUpdateAsync(id, "stuck"))!.Value.GetProperty("id").GetString()!;
+        await admin.PostAsync($"/api/v1/admin/updates/{updateId}/deploy", null);
+
+        for (var delivery = 1; delivery <= 5; delivery++)
+        {
+            (await agent.PollAsync()).ShouldHaveSingleItem();
+            f.Time.Advance(TimeSpan.FromMinutes(2) + TimeSpan.FromSeconds(1));
+        }
+
+        (await agent.PollAsync()).ShouldBeEmpty();
+        (await admin.FindUpdateAsync(id, "stuck"))!.Value.GetProperty("status").GetString().ShouldBe("failed");
+        (await admin.GetJsonAsync($"/api/v1/admin/audit?target={updateId}")).EnumerateArray()
+            .ShouldContain(e => e.GetProperty("action").GetString() == "deploy.expired");
+        (await admin.PostAsync($"/api/v1/admin/updates/{updateId}/deploy", null)).StatusCode.ShouldBe(HttpStatusCode.Accepted);
+    }
+
+    [Fact]
     public async Task Result_Repeated_IsIdempotentAndADifferentOneConflicts()
     {
         var (id, _, agent) = await f.NewAgentAsync();

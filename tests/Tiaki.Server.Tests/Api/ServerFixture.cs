@@ -67,6 +67,9 @@ public abstract class ServerFixture : IAsyncLifetime
         _ = f.Server; // start now: migrations run here
     }
 
+    /// <summary>Another replica on the same database (and the same clock).</summary>
+    public TiakiFactory StartReplica() => StartServer(Settings(), Time);
+
     public TiakiFactory StartServer(Dictionary<string, string?> settings, FakeTimeProvider time)
     {
         var f = new TiakiFactory(settings, time);
@@ -129,7 +132,7 @@ public abstract class ServerFixture : IAsyncLifetime
     private sealed record LoginBody(string AccessToken, DateTimeOffset ExpiresAt);
 }
 
-public sealed class SqliteFixture : ServerFixture
+public class SqliteFixture : ServerFixture
 {
     public override bool IsPostgres => false;
 
@@ -143,7 +146,7 @@ public sealed class SqliteFixture : ServerFixture
 }
 
 /// <summary>A fresh database on the shared test PostgreSQL per fixture, dropped afterwards.</summary>
-public sealed class PostgresFixture : ServerFixture
+public class PostgresFixture : ServerFixture
 {
     private readonly string _name = $"tiaki_server_{Guid.NewGuid():N}"[..32];
 
@@ -157,7 +160,9 @@ public sealed class PostgresFixture : ServerFixture
         await conn.OpenAsync();
         await using var cmd = new NpgsqlCommand($"CREATE DATABASE \"{_name}\"", conn);
         await cmd.ExecuteNonQueryAsync();
-        return new NpgsqlConnectionStringBuilder(Admin) { Database = _name }.ConnectionString;
+        // The original's DATABASE_URL form, as users write it.
+        var b = new NpgsqlConnectionStringBuilder(Admin);
+        return $"postgresql://{Uri.EscapeDataString(b.Username!)}:{Uri.EscapeDataString(b.Password!)}@{b.Host}:{b.Port}/{_name}";
     }
 
     protected override async Task DropDatabaseAsync()
@@ -167,5 +172,26 @@ public sealed class PostgresFixture : ServerFixture
         await conn.OpenAsync();
         await using var cmd = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{_name}\" WITH (FORCE)", conn);
         await cmd.ExecuteNonQueryAsync();
+    }
+}
+
+/// <summary>Fixtures whose servers run the SCAN_INTERVAL scheduler (off elsewhere, so scans do not appear in other tests).</summary>
+public sealed class SqliteSchedulerFixture : SqliteFixture
+{
+    protected override Dictionary<string, string?> Settings()
+    {
+        var s = base.Settings();
+        s["RUN_SCHEDULER"] = "true";
+        return s;
+    }
+}
+
+public sealed class PostgresSchedulerFixture : PostgresFixture
+{
+    protected override Dictionary<string, string?> Settings()
+    {
+        var s = base.Settings();
+        s["RUN_SCHEDULER"] = "true";
+        return s;
     }
 }

@@ -10,6 +10,7 @@ internal static class AgentEndpoints
     public static RouteGroupBuilder MapAgentRegistrationApi(this RouteGroupBuilder api)
     {
         api.MapPost("/agents/register", Register).WithTags("Agent").AllowAnonymous()
+            .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status401Unauthorized);
         api.MapPost("/agents/heartbeat", Heartbeat).WithTags("Agent").RequireAuthorization(AuthServiceCollectionExtensions.AgentPolicy)
             .ProducesProblem(StatusCodes.Status401Unauthorized);

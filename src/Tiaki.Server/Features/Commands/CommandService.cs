@@ -90,7 +90,7 @@ internal sealed partial class CommandService(
         var open = await db.Commands.AsNoTracking()
             .Where(c => c.AgentId == agentId && (c.Status == CommandStatuses.Queued || c.Status == CommandStatuses.Leased))
             .OrderBy(c => c.CreatedAt)
-            .Select(c => new { c.Id, c.Status, c.LeaseUntil, c.PayloadJson })
+            .Select(c => new { c.Id, c.Status, c.LeaseUntil, c.PayloadJson, c.Deliveries })
             .Take(MaxBatch * 4)
             .ToListAsync(ct);
 
@@ -103,6 +103,12 @@ internal sealed partial class CommandService(
             if (!due)
             {
                 nextExpiry = nextExpiry is { } n && n < c.LeaseUntil ? n : c.LeaseUntil;
+                continue;
+            }
+
+            if (c.Status == CommandStatuses.Leased && c.Deliveries >= options.Value.CommandMaxDeliveries)
+            {
+                await GiveUpAsync(agentId, c.Id, c.Deliveries, ct);
                 continue;
             }
 
@@ -132,6 +138,43 @@ internal sealed partial class CommandService(
         }
 
         return (leased, nextExpiry);
+    }
+
+    /// <summary>
+    /// An agent that takes a command again and again without answering would keep its update "deploying" forever:
+    /// after COMMAND_MAX_DELIVERIES the command fails, so the admin can see it and try again.
+    /// </summary>
+    private async Task GiveUpAsync(string agentId, string commandId, int deliveries, CancellationToken ct)
+    {
+        var command = await db.Commands.FirstOrDefaultAsync(x => x.Id == commandId && x.Status == CommandStatuses.Leased, ct);
+        if (command is null)
+        {
+            return;
+        }
+
+        command.Status = CommandStatuses.Failed;
+        command.Error = $"no result from the agent after {deliveries} deliveries";
+        command.CompletedAt = time.GetUtcNow();
+        if (command.UpdateId is { } updateId && await db.Updates.FirstOrDefaultAsync(u => u.Id == updateId, ct) is { } update)
+        {
+            update.Status = UpdateStatuses.Failed;
+            update.UpdatedAt = time.GetUtcNow();
+        }
+
+        audit.Add("server", $"{command.Type}.expired", command.UpdateId ?? commandId, command.Error);
+        try
+        {
+            await db.SaveChangesAsync(ct);
+            LogGaveUp(agentId, commandId, deliveries);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            // Another replica decided first.
+        }
+        finally
+        {
+            db.ChangeTracker.Clear();
+        }
     }
 
     public async Task<ResultOutcome> RecordResultAsync(string agentId, string commandId, CommandResult result, CancellationToken ct)
@@ -186,6 +229,9 @@ internal sealed partial class CommandService(
         await notifier.PublishLiveAsync(db, LiveChange.CommandResult, ct);
         return ResultOutcome.Accepted;
     }
+
+    [LoggerMessage(42, LogLevel.Warning, "Agent {AgentId} never reported a result for command {CommandId} after {Deliveries} deliveries; marked failed")]
+    private partial void LogGaveUp(string agentId, string commandId, int deliveries);
 
     [LoggerMessage(40, LogLevel.Debug, "Delivered {Count} command(s) to agent {AgentId}")]
     private partial void LogDelivered(string agentId, int count);

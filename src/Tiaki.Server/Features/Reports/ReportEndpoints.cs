@@ -10,10 +10,15 @@ internal static class ReportEndpoints
 {
     public static RouteGroupBuilder MapReportApi(this RouteGroupBuilder api)
     {
-        var reports = api.MapGroup("/reports").WithTags("Agent").RequireAuthorization(AuthServiceCollectionExtensions.AgentPolicy);
-        reports.MapPost("/submit", Submit).ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status413PayloadTooLarge);
-        reports.MapGet("/commands", Commands).ProducesProblem(StatusCodes.Status401Unauthorized);
-        reports.MapPost("/commands/{commandId}/result", Result).ProducesProblem(StatusCodes.Status401Unauthorized);
+        // Response metadata mirrors proto/api.yaml (a contract test compares the two documents).
+        var reports = api.MapGroup("/reports").WithTags("Agent").RequireAuthorization(AuthServiceCollectionExtensions.AgentPolicy)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status401Unauthorized);
+        reports.MapPost("/submit", Submit).ProducesProblem(StatusCodes.Status413PayloadTooLarge);
+        reports.MapGet("/commands", Commands);
+        reports.MapPost("/commands/{commandId}/result", Result)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         return api;
     }
 

@@ -105,18 +105,26 @@ internal sealed class ReportService(TiakiDbContext db, TimeProvider time, Comman
                 db.Containers.Add(row);
             }
 
-            row.Name = c.Name;
-            row.Image = c.Image;
-            row.Tag = c.Tag;
-            row.Digest = c.Digest;
-            row.ComposeFile = c.ComposeFile;
-            row.ComposeService = c.ComposeService;
-            row.ComposeProject = c.ComposeProject;
-            row.Namespace = c.Namespace;
-            row.Workload = c.Workload;
-            row.LabelsJson = c.Labels is { Count: > 0 } l ? JsonSerializer.Serialize(l) : null;
-            row.CheckError = c.CheckError;
-            row.UpdatedAt = now;
+            var labels = c.Labels is { Count: > 0 } l ? JsonSerializer.Serialize(l) : null;
+            // Most reports repeat what we know: leave unchanged rows alone so the save writes only real changes.
+            if (db.Entry(row).State == EntityState.Added || row.Name != c.Name || row.Image != c.Image || row.Tag != c.Tag ||
+                row.Digest != c.Digest || row.ComposeFile != c.ComposeFile || row.ComposeService != c.ComposeService ||
+                row.ComposeProject != c.ComposeProject || row.Namespace != c.Namespace || row.Workload != c.Workload ||
+                row.LabelsJson != labels || row.CheckError != c.CheckError)
+            {
+                row.Name = c.Name;
+                row.Image = c.Image;
+                row.Tag = c.Tag;
+                row.Digest = c.Digest;
+                row.ComposeFile = c.ComposeFile;
+                row.ComposeService = c.ComposeService;
+                row.ComposeProject = c.ComposeProject;
+                row.Namespace = c.Namespace;
+                row.Workload = c.Workload;
+                row.LabelsJson = labels;
+                row.CheckError = c.CheckError;
+                row.UpdatedAt = now;
+            }
         }
 
         var vanished = existing.Values.Where(r => !reported.ContainsKey(r.ContainerId)).ToList();
@@ -159,13 +167,19 @@ internal sealed class ReportService(TiakiDbContext db, TimeProvider time, Comman
                     row.Status = UpdateStatuses.Pending;
                 }
 
-                row.CurrentTag = u.CurrentTag;
-                row.LatestTag = u.LatestTag;
-                row.LatestDigest = u.LatestDigest;
-                row.ChangelogUrl = u.ChangelogUrl;
-                row.Bump = u.Bump;
-                row.VulnerabilitiesJson = u.Vulnerabilities is { } vr ? JsonSerializer.Serialize(vr) : null;
-                row.UpdatedAt = now;
+                var vulns = u.Vulnerabilities is { } vr ? JsonSerializer.Serialize(vr) : null;
+                if (db.Entry(row).State == EntityState.Added || row.CurrentTag != u.CurrentTag || row.LatestTag != u.LatestTag ||
+                    row.LatestDigest != u.LatestDigest || row.ChangelogUrl != u.ChangelogUrl || row.Bump != u.Bump ||
+                    row.VulnerabilitiesJson != vulns || db.Entry(row).Property(x => x.Status).IsModified)
+                {
+                    row.CurrentTag = u.CurrentTag;
+                    row.LatestTag = u.LatestTag;
+                    row.LatestDigest = u.LatestDigest;
+                    row.ChangelogUrl = u.ChangelogUrl;
+                    row.Bump = u.Bump;
+                    row.VulnerabilitiesJson = vulns;
+                    row.UpdatedAt = now;
+                }
             }
 
             // Offers the agent no longer makes (the container is up to date now) go away; decisions stay as history.
@@ -179,12 +193,8 @@ internal sealed class ReportService(TiakiDbContext db, TimeProvider time, Comman
             }
         }
 
-        if (await db.Agents.FirstOrDefaultAsync(a => a.Id == agentId, ct) is { } agent)
-        {
-            agent.LastSeenAt = now;
-        }
-
         await db.SaveChangesAsync(ct);
+        await db.Agents.Where(a => a.Id == agentId).ExecuteUpdateAsync(x => x.SetProperty(a => a.LastSeenAt, now), ct);
         Ingested.Inc();
         await notifier.PublishLiveAsync(db, LiveChange.Report, ct);
     }

@@ -69,6 +69,20 @@ internal sealed partial class SchedulerLeadership(IOptions<TiakiOptions> options
         }
     }
 
+    /// <summary>Gives the lock up (shutdown, or a test playing a replica that died).</summary>
+    public async Task ReleaseAsync()
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            await DropAsync();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     private async Task DropAsync()
     {
         IsLeader = false;
