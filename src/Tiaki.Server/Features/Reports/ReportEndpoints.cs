@@ -41,7 +41,7 @@ internal static class ReportEndpoints
             return Problems.Field("sort", $"must be one of {string.Join(", ", Enum.GetNames<ContainerSort>()).ToLowerInvariant()}");
         }
 
-        var query = new ContainerQuery(agentId, hasUpdate ?? false, search, by, descending ?? false, skip ?? 0, take ?? 50);
+        var query = new ContainerQuery(string.IsNullOrEmpty(agentId) ? null : agentId, hasUpdate ?? false, search, by, descending ?? false, skip ?? 0, take ?? 50);
         if (query.Validate() is { } bad)
         {
             return Problems.Field(bad.Field, bad.Error);
