@@ -4,7 +4,11 @@ using Microsoft.AspNetCore.Components.Authorization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.AspNetCore.DataProtection.Repositories;
 using MudBlazor.Services;
+using Tiaki.Server.Configuration;
 
 namespace Tiaki.Server.Components;
 
@@ -22,6 +26,12 @@ internal static class DashboardExtensions
         services.AddCascadingAuthenticationState();
         services.AddScoped<AuthenticationStateProvider, SessionExpiryStateProvider>();
         services.AddSingleton<DashboardScopes>();
+
+        // Antiforgery tokens and the circuit's state are protected with these keys: keep them in the data directory
+        // so a restart does not void every open form (replicas need that directory shared, or sticky sessions).
+        services.AddDataProtection().SetApplicationName("tiaki");
+        services.AddOptions<KeyManagementOptions>().Configure<IOptions<TiakiOptions>, ILoggerFactory>((k, o, loggers) =>
+            k.XmlRepository = new FileSystemXmlRepository(new DirectoryInfo(Path.Combine(o.Value.DataDir, "dataprotection-keys")), loggers));
         services.AddDashboardAuth();
         return builder;
     }
