@@ -76,5 +76,40 @@ public sealed class AgentPageTests(DashboardServer server) : IClassFixture<Dashb
         await DashboardFlowTests.ReadyAsync(page);
         (await page.ContentAsync()).ShouldNotContain(apiKey);
         await Expect(page.GetByTestId("agents-table").GetByTestId("agent-status")).ToHaveTextAsync("online");
+
+        // "Scan now" for this one agent reaches it as a scan command.
+        await page.GetByLabel("Scan nas-01 now").ClickAsync();
+        using var poller = new FakeAgent("nas-01", agent);
+        var commands = await poller.PollAsync();
+        commands.ShouldHaveSingleItem().Type.ShouldBe(Tiaki.Contracts.CommandTypes.Scan);
+    }
+
+    [Fact]
+    public async Task Updates_SelectSeveral_DeploysThemTogether()
+    {
+        using var agent = await server.EnrollAgentAsync("bulk-host");
+        await agent.ReportAsync(
+            [new("b1", "bulk-api", "api", "1.0.0", "sha256:b1"), new("b2", "bulk-ui", "ui", "2.0.0", "sha256:b2"), new("b3", "bulk-jobs", "jobs", "3.0.0", "sha256:b3")],
+            [new("b1", "1.0.0", "1.1.0", "sha256:n1") { Bump = "minor" }, new("b2", "2.0.0", "2.0.1", "sha256:n2") { Bump = "patch" },
+             new("b3", "3.0.0", "4.0.0", "sha256:n3") { Bump = "major" }]);
+        await using var context = await server.Browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = server.BaseAddress.ToString() });
+        var page = await context.NewPageAsync();
+        await DashboardFlowTests.LoginAsync(page, server);
+        await page.GotoAsync("/updates");
+        await DashboardFlowTests.ReadyAsync(page);
+
+        var table = page.GetByTestId("updates-table");
+        await table.Locator("tr", new() { HasText = "bulk-api" }).GetByTestId("select-update").CheckAsync();
+        await table.Locator("tr", new() { HasText = "bulk-ui" }).GetByTestId("select-update").CheckAsync();
+        await Expect(page.GetByTestId("deploy-selected")).ToContainTextAsync("(2)");
+        await page.GetByTestId("deploy-selected").ClickAsync();
+
+        // Both are under way, the third is still waiting for a decision.
+        await Expect(table.Locator("tr", new() { HasText = "bulk-api" }).GetByTestId("status-badge")).ToHaveTextAsync("Deploying");
+        await Expect(table.Locator("tr", new() { HasText = "bulk-ui" }).GetByTestId("status-badge")).ToHaveTextAsync("Deploying");
+        var commands = await agent.PollAsync();
+        commands.Select(c => c.LatestTag).Order().ShouldBe(["1.1.0", "2.0.1"]);
+        await page.GetByTestId("view-open").ClickAsync();
+        await Expect(table.Locator("tr", new() { HasText = "bulk-jobs" }).GetByTestId("status-badge")).ToHaveTextAsync("Update available");
     }
 }
