@@ -94,7 +94,7 @@ fi
 
 export TIAKI_TEST_CHROMIUM=/usr/bin/chromium
 echo "== services up; running tests"
-log="$run/dotnet-test.log"
+log="$run/dotnet-test.$$.log"
 set +e
 dotnet test "${TEST_TARGET:-Tiaki.slnx}" "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}

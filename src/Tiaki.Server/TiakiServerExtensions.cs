@@ -13,6 +13,8 @@ using Tiaki.Server.Features.Commands;
 using Tiaki.Server.Features.Health;
 using Tiaki.Server.Features.Live;
 using Tiaki.Server.Features.Overview;
+using Tiaki.Server.Features.Notifications;
+using Tiaki.Server.Features.Policies;
 using Tiaki.Server.Features.Reports;
 using Tiaki.Server.Features.Scheduling;
 using Tiaki.Server.Features.Updates;
@@ -60,6 +62,7 @@ internal static class TiakiServerExtensions
         services.AddScoped<UpdateService>();
         services.AddScoped<ScanService>();
         services.AddScoped<OverviewService>();
+        services.AddTiakiNotificationsAndPolicies();
 
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.Configure<JsonOptions>(o =>
@@ -108,6 +111,8 @@ internal static class TiakiServerExtensions
         admin.MapScanAdminApi();
         admin.MapAuditAdminApi();
         admin.MapOverviewAdminApi();
+        admin.MapNotificationAdminApi();
+        admin.MapPolicyAdminApi();
         return app;
     }
 

@@ -10,6 +10,9 @@ internal sealed class AgentEntity
     public required string KeyHash { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset? LastSeenAt { get; set; }
+
+    /// <summary>Set when the agent was found offline (and that was notified); cleared when it comes back.</summary>
+    public DateTimeOffset? OfflineSince { get; set; }
 }
 
 internal sealed class EnrollmentTokenEntity
@@ -72,6 +75,20 @@ internal sealed class UpdateEntity
     public required string Status { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
+
+    /// <summary>When the candidate image was built, as the agent reported it.</summary>
+    public DateTimeOffset? ImageCreatedAt { get; set; }
+
+    /// <summary>When this server first saw the current candidate digest (fallback for the minimum age).</summary>
+    public DateTimeOffset? CandidateSeenAt { get; set; }
+
+    /// <summary>Why a policy holds this update back (too young, outside the window, vulnerabilities), and until when.</summary>
+    public string? HeldReason { get; set; }
+
+    public DateTimeOffset? HeldUntil { get; set; }
+
+    /// <summary>The candidate digest the "updates found" notification went out for, so each candidate is announced once.</summary>
+    public string? NotifiedDigest { get; set; }
 }
 
 internal static class CommandStatuses

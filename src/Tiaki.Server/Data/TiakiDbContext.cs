@@ -15,6 +15,10 @@ internal abstract class TiakiDbContext(DbContextOptions options) : DbContext(opt
     public DbSet<UpdateEntity> Updates => Set<UpdateEntity>();
     public DbSet<CommandEntity> Commands => Set<CommandEntity>();
     public DbSet<AuditEntity> Audit => Set<AuditEntity>();
+    public DbSet<NotificationChannelEntity> NotificationChannels => Set<NotificationChannelEntity>();
+    public DbSet<NotificationDeliveryEntity> NotificationDeliveries => Set<NotificationDeliveryEntity>();
+    public DbSet<NotificationAttemptEntity> NotificationAttempts => Set<NotificationAttemptEntity>();
+    public DbSet<PolicyEntity> Policies => Set<PolicyEntity>();
 
     public abstract bool IsPostgres { get; }
 
@@ -70,6 +74,38 @@ internal abstract class TiakiDbContext(DbContextOptions options) : DbContext(opt
             e.ToTable("audit");
             e.HasKey(x => x.Id);
             e.HasIndex(x => x.At);
+        });
+        modelBuilder.Entity<NotificationChannelEntity>(e =>
+        {
+            e.ToTable("notification_channels");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Name).HasMaxLength(200);
+            e.Property(x => x.Kind).HasMaxLength(20);
+            e.HasIndex(x => x.Name).IsUnique();
+        });
+        modelBuilder.Entity<NotificationDeliveryEntity>(e =>
+        {
+            e.ToTable("notification_deliveries");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Status).HasMaxLength(20);
+            // The dispatcher's claim query: due pending rows and expired leases.
+            e.HasIndex(x => new { x.Status, x.NextAttemptAt });
+            e.HasIndex(x => x.ChannelId);
+        });
+        modelBuilder.Entity<NotificationAttemptEntity>(e =>
+        {
+            e.ToTable("notification_attempts");
+            e.HasKey(x => x.Id);
+            e.HasIndex(x => x.DeliveryId);
+            e.HasOne<NotificationDeliveryEntity>().WithMany().HasForeignKey(x => x.DeliveryId).OnDelete(DeleteBehavior.Cascade);
+        });
+        modelBuilder.Entity<PolicyEntity>(e =>
+        {
+            e.ToTable("policies");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Name).HasMaxLength(200);
+            e.HasIndex(x => x.Name).IsUnique();
+            e.HasOne<AgentEntity>().WithMany().HasForeignKey(x => x.AgentId).OnDelete(DeleteBehavior.Cascade);
         });
     }
 

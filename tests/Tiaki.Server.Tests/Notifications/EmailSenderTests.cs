@@ -97,7 +97,7 @@ public sealed class EmailSenderTests
         throw new TimeoutException($"no message with '{marker}' arrived in {maildir}");
     }
 
-    private sealed class ChildProcess(Process process) : IDisposable
+    internal sealed class ChildProcess(Process process) : IDisposable
     {
         public void Dispose()
         {
@@ -106,7 +106,7 @@ public sealed class EmailSenderTests
         }
     }
 
-    private static async Task<ChildProcess> StartAuthSmtpAsync(int port, string user, string password, string maildir)
+    internal static async Task<ChildProcess> StartAuthSmtpAsync(int port, string user, string password, string maildir)
     {
         var script = Path.Combine(AppContext.BaseDirectory, "Notifications", "smtp_auth_server.py");
         var process = Process.Start(new ProcessStartInfo("/usr/bin/python3", [script, port.ToString(), user, password, maildir])

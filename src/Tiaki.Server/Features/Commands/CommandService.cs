@@ -7,6 +7,7 @@ using Tiaki.Server.Configuration;
 using Tiaki.Server.Data;
 using Tiaki.Server.Features.Audit;
 using Tiaki.Server.Features.Live;
+using Tiaki.Server.Features.Notifications;
 
 namespace Tiaki.Server.Features.Commands;
 
@@ -18,6 +19,7 @@ internal sealed partial class CommandService(
     CommandSignals signals,
     CommandNotifier notifier,
     AuditLog audit,
+    NotificationOutbox outbox,
     TimeProvider time,
     IOptions<TiakiOptions> options,
     ILogger<CommandService> logger)
@@ -159,12 +161,17 @@ internal sealed partial class CommandService(
         {
             update.Status = UpdateStatuses.Failed;
             update.UpdatedAt = time.GetUtcNow();
+            if (command.Type is CommandTypes.Deploy or CommandTypes.Rollback)
+            {
+                await outbox.StageCommandResultAsync(update, command.Type, false, command.Error, null, ct);
+            }
         }
 
         audit.Add("server", $"{command.Type}.expired", command.UpdateId ?? commandId, command.Error);
         try
         {
             await db.SaveChangesAsync(ct);
+            outbox.Flush();
             LogGaveUp(agentId, commandId, deliveries);
         }
         catch (DbUpdateConcurrencyException)
@@ -208,6 +215,10 @@ internal sealed partial class CommandService(
                 _ => UpdateStatuses.Failed,
             };
             update.UpdatedAt = time.GetUtcNow();
+            if (command.Type is CommandTypes.Deploy or CommandTypes.Rollback)
+            {
+                await outbox.StageCommandResultAsync(update, command.Type, result.Success, result.Error, null, ct);
+            }
         }
 
         if (command.Type != CommandTypes.Scan || !result.Success)
@@ -225,6 +236,7 @@ internal sealed partial class CommandService(
             return ResultOutcome.Conflict;
         }
 
+        outbox.Flush();
         LogResult(agentId, commandId, result.Success);
         await notifier.PublishLiveAsync(db, LiveChange.CommandResult, ct);
         return ResultOutcome.Accepted;

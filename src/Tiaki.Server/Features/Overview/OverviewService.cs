@@ -5,6 +5,7 @@ using Tiaki.Contracts;
 using Tiaki.Server.Configuration;
 using Tiaki.Server.Data;
 using Tiaki.Server.Features.Agents;
+using Tiaki.Server.Features.Notifications;
 using Tiaki.Server.Features.Updates;
 
 namespace Tiaki.Server.Features.Overview;
@@ -19,7 +20,8 @@ internal sealed record ServerSettingsDto(
     string ScanSchedule, DateTimeOffset? NextScanAt, bool SchedulerEnabled, string Database, string AdminTokenSource,
     TimeSpan SessionLifetime, TimeSpan CommandLease, TimeSpan OfflineAfter, long MaxBodyBytes, IReadOnlyList<string> NotificationChannels);
 
-internal sealed class OverviewService(TiakiDbContext db, AgentService agents, UpdateService updates, TimeProvider time, IOptions<TiakiOptions> options)
+internal sealed class OverviewService(
+    TiakiDbContext db, AgentService agents, UpdateService updates, ChannelService channels, TimeProvider time, IOptions<TiakiOptions> options)
 {
     /// <summary>Bump kinds in the order a user weighs them; "unknown" when the agent could not tell.</summary>
     public static readonly IReadOnlyList<string> BumpKinds = ["major", "minor", "patch", "digest", "unknown"];
@@ -47,13 +49,16 @@ internal sealed class OverviewService(TiakiDbContext db, AgentService agents, Up
             failed, recent, lastScan, NextScan());
     }
 
-    public ServerSettingsDto GetSettings()
+    public async Task<ServerSettingsDto> GetSettingsAsync(CancellationToken ct)
     {
         var o = options.Value;
         var now = time.GetUtcNow();
+        // Channel names and kinds only; their settings (with "has a secret" flags) are under /admin/notifications.
+        var channelList = await channels.ListAsync(ct);
+        var named = channelList.Select(c => $"{c.Name} ({c.Kind}{(c.Enabled ? "" : ", disabled")}{(c.FromEnvironment ? ", from SMTP_*" : "")})").ToList();
         return new ServerSettingsDto(o.ScanIntervalCron, NextScan(), o.RunScheduler, o.Database.IsPostgres ? "PostgreSQL" : "SQLite",
             o.AdminToken is null ? "generated, kept in the data directory" : "ADMIN_TOKEN", o.JwtLifetime, o.CommandLease,
-            o.OfflineAfter(now), o.MaxBodyBytes, []);
+            o.OfflineAfter(now), o.MaxBodyBytes, named);
     }
 
     private DateTimeOffset? NextScan() =>
@@ -66,7 +71,8 @@ internal static class OverviewEndpoints
     {
         admin.MapGet("/overview", async Task<Ok<OverviewDto>> (OverviewService overview, CancellationToken ct) =>
             TypedResults.Ok(await overview.GetAsync(ct))).WithTags("Overview");
-        admin.MapGet("/settings", (OverviewService overview) => TypedResults.Ok(overview.GetSettings())).WithTags("Overview");
+        admin.MapGet("/settings", async Task<Ok<ServerSettingsDto>> (OverviewService overview, CancellationToken ct) =>
+            TypedResults.Ok(await overview.GetSettingsAsync(ct))).WithTags("Overview");
         return admin;
     }
 }

@@ -5,6 +5,7 @@ using Tiaki.Contracts;
 using Tiaki.Server.Data;
 using Tiaki.Server.Features.Commands;
 using Tiaki.Server.Features.Live;
+using Tiaki.Server.Features.Policies;
 
 namespace Tiaki.Server.Features.Reports;
 
@@ -39,7 +40,7 @@ internal sealed record ContainerRow(
 internal sealed record ContainerPage(IReadOnlyList<ContainerRow> Items, int Total);
 
 /// <summary>Applies an agent's report: its full current state replaces what we knew.</summary>
-internal sealed class ReportService(TiakiDbContext db, TimeProvider time, CommandNotifier notifier)
+internal sealed class ReportService(TiakiDbContext db, PolicyAutomation automation, TimeProvider time, CommandNotifier notifier)
 {
     /// <summary>Update statuses that mean "this container has an update waiting or under way".</summary>
     public static readonly IReadOnlyList<string> OpenUpdateStatuses =
@@ -143,6 +144,7 @@ internal sealed class ReportService(TiakiDbContext db, TimeProvider time, Comman
         if (report.Updates is { } reportedUpdates)
         {
             var seen = new HashSet<string>(StringComparer.Ordinal);
+            var offered = new List<UpdateEntity>();
             foreach (var u in reportedUpdates)
             {
                 if (!reported.ContainsKey(u.ContainerId) || !seen.Add(u.ContainerId))
@@ -156,7 +158,7 @@ internal sealed class ReportService(TiakiDbContext db, TimeProvider time, Comman
                     {
                         Id = Guid.CreateVersion7().ToString(), AgentId = agentId, ContainerId = u.ContainerId,
                         CurrentTag = u.CurrentTag, LatestTag = u.LatestTag, LatestDigest = u.LatestDigest,
-                        Status = UpdateStatuses.Pending, CreatedAt = now,
+                        Status = UpdateStatuses.Pending, CreatedAt = now, CandidateSeenAt = now,
                     };
                     db.Updates.Add(row);
                 }
@@ -165,6 +167,14 @@ internal sealed class ReportService(TiakiDbContext db, TimeProvider time, Comman
                 {
                     // A new candidate: whatever was decided about the old one (deployed, ignored, approved) no longer applies.
                     row.Status = UpdateStatuses.Pending;
+                    row.CandidateSeenAt = now;
+                }
+
+                row.ImageCreatedAt = u.ImageCreatedAt;
+                if (!string.Equals(row.NotifiedDigest, u.LatestDigest, StringComparison.Ordinal))
+                {
+                    // New to policies; candidates already handled are re-checked by the evaluator, not on every report.
+                    offered.Add(row);
                 }
 
                 var vulns = u.Vulnerabilities is { } vr ? JsonSerializer.Serialize(vr) : null;
@@ -191,10 +201,14 @@ internal sealed class ReportService(TiakiDbContext db, TimeProvider time, Comman
                     db.Updates.Remove(row);
                 }
             }
+
+            // Policies act in the same transaction: the report and what it triggers (deploys, the digest) commit together.
+            await automation.ApplyAsync(offered, ct);
         }
 
         await db.SaveChangesAsync(ct);
         await db.Agents.Where(a => a.Id == agentId).ExecuteUpdateAsync(x => x.SetProperty(a => a.LastSeenAt, now), ct);
+        await automation.PublishAsync(ct);
         Ingested.Inc();
         await notifier.PublishLiveAsync(db, LiveChange.Report, ct);
     }

@@ -10,7 +10,8 @@ namespace Tiaki.Server.Features.Updates;
 
 internal sealed record UpdateDto(
     string Id, string AgentId, string ContainerId, string? ContainerName, string? Image, string CurrentTag, string LatestTag,
-    string LatestDigest, string? ChangelogUrl, string? Bump, string Status, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)
+    string LatestDigest, string? ChangelogUrl, string? Bump, string Status, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
+    string? HeldReason = null, DateTimeOffset? HeldUntil = null, DateTimeOffset? ImageCreatedAt = null)
 {
     public string? AgentName { get; init; }
 
@@ -115,14 +116,7 @@ internal sealed class UpdateService(TiakiDbContext db, CommandService commands, 
             return new(UpdateActionError.Conflict, Reason: "The container is no longer reported by its agent.");
         }
 
-        var command = commands.Stage(update.AgentId, new AgentCommand(CommandService.NewId(), update.Id, container.Image, update.LatestTag,
-            container.ComposeFile, container.ComposeService)
-        {
-            Type = CommandTypes.Deploy,
-            ContainerId = container.ContainerId,
-            Namespace = container.Namespace,
-            LatestDigest = update.LatestDigest,
-        }, update.Id);
+        var command = commands.Stage(update.AgentId, DeployCommand(update, container), update.Id);
         return await CommitAsync(update, UpdateStatuses.Deploying, actor, "update.deploy-requested",
             $"{container.Image}:{update.CurrentTag} -> {update.LatestTag}", command.CommandId, ct);
     }
@@ -190,6 +184,17 @@ internal sealed class UpdateService(TiakiDbContext db, CommandService commands, 
         return new(UpdateActionError.None, commandId, Update: ToDto(update, null, null));
     }
 
+    /// <summary>The deploy command for an update; also used by policies deploying automatically.</summary>
+    internal static AgentCommand DeployCommand(UpdateEntity update, ContainerEntity container) =>
+        new(CommandService.NewId(), update.Id, container.Image, update.LatestTag, container.ComposeFile, container.ComposeService)
+        {
+            Type = CommandTypes.Deploy,
+            ContainerId = container.ContainerId,
+            Namespace = container.Namespace,
+            LatestDigest = update.LatestDigest,
+        };
+
     private static UpdateDto ToDto(UpdateEntity u, string? name, string? image) =>
-        new(u.Id, u.AgentId, u.ContainerId, name, image, u.CurrentTag, u.LatestTag, u.LatestDigest, u.ChangelogUrl, u.Bump, u.Status, u.CreatedAt, u.UpdatedAt);
+        new(u.Id, u.AgentId, u.ContainerId, name, image, u.CurrentTag, u.LatestTag, u.LatestDigest, u.ChangelogUrl, u.Bump, u.Status, u.CreatedAt, u.UpdatedAt,
+            u.HeldReason, u.HeldUntil, u.ImageCreatedAt);
 }

@@ -50,6 +50,9 @@ namespace Tiaki.Server.Data.Migrations.Postgres
                         .HasMaxLength(200)
                         .HasColumnType("character varying(200)");
 
+                    b.Property<long?>("OfflineSince")
+                        .HasColumnType("bigint");
+
                     b.Property<string>("Type")
                         .IsRequired()
                         .HasMaxLength(10)
@@ -239,6 +242,193 @@ namespace Tiaki.Server.Data.Migrations.Postgres
                     b.ToTable("enrollment_tokens", (string)null);
                 });
 
+            modelBuilder.Entity("Tiaki.Server.Data.NotificationAttemptEntity", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<long>("At")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("DeliveryId")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("Error")
+                        .HasColumnType("text");
+
+                    b.Property<bool>("Success")
+                        .HasColumnType("boolean");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("DeliveryId");
+
+                    b.ToTable("notification_attempts", (string)null);
+                });
+
+            modelBuilder.Entity("Tiaki.Server.Data.NotificationChannelEntity", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("text");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("bigint");
+
+                    b.Property<bool>("Enabled")
+                        .HasColumnType("boolean");
+
+                    b.Property<string>("Events")
+                        .HasColumnType("text");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<string>("Secret")
+                        .HasColumnType("text");
+
+                    b.Property<string>("SettingsJson")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<long>("UpdatedAt")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Name")
+                        .IsUnique();
+
+                    b.ToTable("notification_channels", (string)null);
+                });
+
+            modelBuilder.Entity("Tiaki.Server.Data.NotificationDeliveryEntity", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("text");
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("Body")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("ChannelId")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("DataJson")
+                        .HasColumnType("text");
+
+                    b.Property<string>("Event")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("LastError")
+                        .HasColumnType("text");
+
+                    b.Property<long?>("LeaseUntil")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("Link")
+                        .HasColumnType("text");
+
+                    b.Property<long>("NextAttemptAt")
+                        .HasColumnType("bigint");
+
+                    b.Property<long?>("SentAt")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)");
+
+                    b.Property<string>("Title")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ChannelId");
+
+                    b.HasIndex("Status", "NextAttemptAt");
+
+                    b.ToTable("notification_deliveries", (string)null);
+                });
+
+            modelBuilder.Entity("Tiaki.Server.Data.PolicyEntity", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("text");
+
+                    b.Property<string>("AgentId")
+                        .HasColumnType("character varying(40)");
+
+                    b.Property<bool>("AutoApprove")
+                        .HasColumnType("boolean");
+
+                    b.Property<bool>("AutoDeploy")
+                        .HasColumnType("boolean");
+
+                    b.Property<bool>("BlockOnVulnerabilities")
+                        .HasColumnType("boolean");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("ImagePattern")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("MaintenanceWindowCron")
+                        .HasColumnType("text");
+
+                    b.Property<int?>("MaintenanceWindowMinutes")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("MaxBump")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<int?>("MinImageAgeMinutes")
+                        .HasColumnType("integer");
+
+                    b.Property<bool>("MuteNotifications")
+                        .HasColumnType("boolean");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<long>("UpdatedAt")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("AgentId");
+
+                    b.HasIndex("Name")
+                        .IsUnique();
+
+                    b.ToTable("policies", (string)null);
+                });
+
             modelBuilder.Entity("Tiaki.Server.Data.UpdateEntity", b =>
                 {
                     b.Property<string>("Id")
@@ -250,6 +440,9 @@ namespace Tiaki.Server.Data.Migrations.Postgres
 
                     b.Property<string>("Bump")
                         .HasColumnType("text");
+
+                    b.Property<long?>("CandidateSeenAt")
+                        .HasColumnType("bigint");
 
                     b.Property<string>("ChangelogUrl")
                         .HasColumnType("text");
@@ -265,12 +458,24 @@ namespace Tiaki.Server.Data.Migrations.Postgres
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<string>("HeldReason")
+                        .HasColumnType("text");
+
+                    b.Property<long?>("HeldUntil")
+                        .HasColumnType("bigint");
+
+                    b.Property<long?>("ImageCreatedAt")
+                        .HasColumnType("bigint");
+
                     b.Property<string>("LatestDigest")
                         .IsRequired()
                         .HasColumnType("text");
 
                     b.Property<string>("LatestTag")
                         .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("NotifiedDigest")
                         .HasColumnType("text");
 
                     b.Property<string>("Status")
@@ -309,6 +514,23 @@ namespace Tiaki.Server.Data.Migrations.Postgres
                         .HasForeignKey("AgentId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
+                });
+
+            modelBuilder.Entity("Tiaki.Server.Data.NotificationAttemptEntity", b =>
+                {
+                    b.HasOne("Tiaki.Server.Data.NotificationDeliveryEntity", null)
+                        .WithMany()
+                        .HasForeignKey("DeliveryId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Tiaki.Server.Data.PolicyEntity", b =>
+                {
+                    b.HasOne("Tiaki.Server.Data.AgentEntity", null)
+                        .WithMany()
+                        .HasForeignKey("AgentId")
+                        .OnDelete(DeleteBehavior.Cascade);
                 });
 
             modelBuilder.Entity("Tiaki.Server.Data.UpdateEntity", b =>

@@ -32,6 +32,7 @@ internal sealed class NtfySender(HttpClient http)
     {
         NotificationEvents.DeploySucceeded or NotificationEvents.AgentOnline => "white_check_mark",
         NotificationEvents.DeployFailed or NotificationEvents.AgentOffline => "warning",
+        NotificationEvents.RolledBack => "rewind",
         _ => "package",
     };
 
