@@ -22,7 +22,12 @@ internal static class DashboardExtensions
         builder.WebHost.UseStaticWebAssets();
         var services = builder.Services;
         services.AddRazorComponents().AddInteractiveServerComponents();
-        services.AddMudServices();
+        services.AddMudServices(c =>
+        {
+            // Confirmations at the bottom, briefly: they must not sit on a page's title and actions.
+            c.SnackbarConfiguration.PositionClass = MudBlazor.Defaults.Classes.Position.BottomRight;
+            c.SnackbarConfiguration.VisibleStateDuration = 3000;
+        });
         services.AddCascadingAuthenticationState();
         services.AddScoped<AuthenticationStateProvider, SessionExpiryStateProvider>();
         services.AddSingleton<DashboardScopes>();

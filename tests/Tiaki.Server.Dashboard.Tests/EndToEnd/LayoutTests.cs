@@ -79,6 +79,7 @@ public sealed class AgentPageTests(DashboardServer server) : IClassFixture<Dashb
 
         // "Scan now" for this one agent reaches it as a scan command.
         await page.GetByLabel("Scan nas-01 now").ClickAsync();
+        await Expect(page.GetByText("Scan queued for 1 agent(s).")).ToBeVisibleAsync();
         using var poller = new FakeAgent("nas-01", agent);
         var commands = await poller.PollAsync();
         commands.ShouldHaveSingleItem().Type.ShouldBe(Tiaki.Contracts.CommandTypes.Scan);
