@@ -11,6 +11,8 @@ using Tiaki.Server.Features.Audit;
 using Tiaki.Server.Features.Auth;
 using Tiaki.Server.Features.Commands;
 using Tiaki.Server.Features.Health;
+using Tiaki.Server.Features.Live;
+using Tiaki.Server.Features.Overview;
 using Tiaki.Server.Features.Notifications;
 using Tiaki.Server.Features.Policies;
 using Tiaki.Server.Features.Reports;
@@ -45,6 +47,7 @@ internal static class TiakiServerExtensions
         services.AddTiakiAuth();
 
         services.AddSingleton<CommandSignals>();
+        services.AddSingleton<LiveUpdates>();
         services.AddSingleton<CommandNotifier>();
         services.AddSingleton<PostgresCommandListener>();
         services.AddHostedService(sp => sp.GetRequiredService<PostgresCommandListener>());
@@ -58,6 +61,7 @@ internal static class TiakiServerExtensions
         services.AddScoped<CommandService>();
         services.AddScoped<UpdateService>();
         services.AddScoped<ScanService>();
+        services.AddScoped<OverviewService>();
         services.AddTiakiNotificationsAndPolicies();
 
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
@@ -106,6 +110,7 @@ internal static class TiakiServerExtensions
         admin.MapUpdateAdminApi();
         admin.MapScanAdminApi();
         admin.MapAuditAdminApi();
+        admin.MapOverviewAdminApi();
         admin.MapNotificationAdminApi();
         admin.MapPolicyAdminApi();
         return app;

@@ -20,6 +20,10 @@ internal static class AgentEndpoints
     public static RouteGroupBuilder MapAgentAdminApi(this RouteGroupBuilder admin)
     {
         admin.MapPost("/enrollment-tokens", CreateEnrollmentToken).WithTags("Agents");
+        admin.MapGet("/enrollment-tokens", async Task<Ok<IReadOnlyList<EnrollmentTokenDto>>> (AgentService agents, CancellationToken ct) =>
+            TypedResults.Ok(await agents.ListEnrollmentTokensAsync(ct))).WithTags("Agents");
+        admin.MapDelete("/enrollment-tokens/{id}", async Task<Results<NoContent, ProblemHttpResult>> (string id, AgentService agents, HttpContext http, CancellationToken ct) =>
+            await agents.RevokeEnrollmentTokenAsync(id, Actor(http), ct) ? TypedResults.NoContent() : Problems.NotFound("Enrollment token")).WithTags("Agents");
         admin.MapPost("/agents", Create).WithTags("Agents");
         admin.MapGet("/agents", List).WithTags("Agents");
         admin.MapGet("/agents/{id}", Get).WithTags("Agents");

@@ -12,9 +12,13 @@ internal sealed record CreateEnrollmentTokenRequest(int? ExpiresInMinutes = null
 
 internal sealed record EnrollmentTokenResponse(string Token, DateTimeOffset ExpiresAt, int Uses);
 
+/// <summary>An enrollment token as listed: never the secret, only its public prefix.</summary>
+internal sealed record EnrollmentTokenDto(string Id, string Prefix, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, int UsesLeft, bool Usable);
+
 internal sealed record CreateAgentRequest(string Name, string Type, string? Description = null);
 
-internal sealed record AgentDto(
+/// <remarks>Public because a (public) Razor component takes it as a parameter.</remarks>
+public sealed record AgentDto(
     string Id, string Name, string Type, string? Description, DateTimeOffset CreatedAt, DateTimeOffset? LastSeenAt,
     bool Online, int Containers, int PendingUpdates);
 
@@ -60,6 +64,28 @@ internal sealed partial class AgentService(
         audit.Add(actor, "enrollment-token.created", secret.Prefix, $"expires {expires:O}, uses {uses}");
         await db.SaveChangesAsync(ct);
         return new(new EnrollmentTokenResponse(secret.Value, expires, uses));
+    }
+
+    public async Task<IReadOnlyList<EnrollmentTokenDto>> ListEnrollmentTokensAsync(CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var rows = await db.EnrollmentTokens.AsNoTracking().OrderByDescending(t => t.CreatedAt).ToListAsync(ct);
+        return rows.Select(t => new EnrollmentTokenDto(t.Id, t.Prefix, t.CreatedAt, t.ExpiresAt, t.UsesLeft, t.ExpiresAt > now && t.UsesLeft > 0)).ToList();
+    }
+
+    /// <summary>Deletes an enrollment token: agents can no longer register with it. False when there is no such token.</summary>
+    public async Task<bool> RevokeEnrollmentTokenAsync(string id, string actor, CancellationToken ct)
+    {
+        var row = await db.EnrollmentTokens.FirstOrDefaultAsync(t => t.Id == id, ct);
+        if (row is null)
+        {
+            return false;
+        }
+
+        db.EnrollmentTokens.Remove(row);
+        audit.Add(actor, "enrollment-token.revoked", row.Prefix);
+        await db.SaveChangesAsync(ct);
+        return true;
     }
 
     /// <summary>Registers an agent with an enrollment token; null when the token is missing, wrong, expired or used up.</summary>

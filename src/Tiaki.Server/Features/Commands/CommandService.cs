@@ -6,6 +6,7 @@ using Tiaki.Contracts;
 using Tiaki.Server.Configuration;
 using Tiaki.Server.Data;
 using Tiaki.Server.Features.Audit;
+using Tiaki.Server.Features.Live;
 using Tiaki.Server.Features.Notifications;
 
 namespace Tiaki.Server.Features.Commands;
@@ -53,6 +54,8 @@ internal sealed partial class CommandService(
     public static string NewId() => Guid.CreateVersion7().ToString("N");
 
     public Task PublishAsync(IEnumerable<string> agentIds, CancellationToken ct) => notifier.PublishAsync(db, agentIds, ct);
+
+    public Task PublishLiveAsync(LiveChange change, CancellationToken ct) => notifier.PublishLiveAsync(db, change, ct);
 
     /// <summary>Returns leased commands as soon as there are any, else an empty list once <paramref name="wait"/> has passed.</summary>
     public async Task<IReadOnlyList<AgentCommand>> PollAsync(string agentId, TimeSpan wait, CancellationToken ct)
@@ -133,6 +136,7 @@ internal sealed partial class CommandService(
         if (leased.Count > 0)
         {
             LogDelivered(agentId, leased.Count);
+            await notifier.PublishLiveAsync(db, LiveChange.CommandDelivered, ct);
         }
 
         return (leased, nextExpiry);
@@ -234,6 +238,7 @@ internal sealed partial class CommandService(
 
         outbox.Flush();
         LogResult(agentId, commandId, result.Success);
+        await notifier.PublishLiveAsync(db, LiveChange.CommandResult, ct);
         return ResultOutcome.Accepted;
     }
 

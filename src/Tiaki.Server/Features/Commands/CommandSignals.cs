@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using Tiaki.Server.Configuration;
 using Tiaki.Server.Data;
+using Tiaki.Server.Features.Live;
 
 namespace Tiaki.Server.Features.Commands;
 
@@ -28,7 +29,7 @@ internal sealed class CommandSignals
 }
 
 /// <summary>Tells every replica that commands were queued for an agent: in-process at once, and via NOTIFY on PostgreSQL.</summary>
-internal sealed class CommandNotifier(CommandSignals signals)
+internal sealed class CommandNotifier(CommandSignals signals, LiveUpdates live)
 {
     public const string Channel = "tiaki_commands";
 
@@ -43,12 +44,25 @@ internal sealed class CommandNotifier(CommandSignals signals)
             }
         }
     }
+
+    /// <summary>Tells open dashboard pages, here and on every replica, that something they show has changed.</summary>
+    public async Task PublishLiveAsync(TiakiDbContext db, LiveChange change, CancellationToken ct)
+    {
+        live.Raise(change);
+        if (db.IsPostgres)
+        {
+            // Rides on the command channel: one LISTEN connection per replica serves both.
+            var payload = LiveUpdates.NotifyPrefix + change;
+            await db.Database.ExecuteSqlAsync($"SELECT pg_notify({Channel}, {payload})", ct);
+        }
+    }
 }
 
 /// <summary>LISTENs on PostgreSQL so a command queued through another replica wakes the long-polls held here.</summary>
 internal sealed partial class PostgresCommandListener(
     IOptions<TiakiOptions> options,
     CommandSignals signals,
+    LiveUpdates live,
     ILogger<PostgresCommandListener> logger) : BackgroundService
 {
     private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -70,7 +84,13 @@ internal sealed partial class PostgresCommandListener(
             try
             {
                 await using var conn = new NpgsqlConnection(csb.ConnectionString);
-                conn.Notification += (_, e) => signals.Signal(e.Payload);
+                conn.Notification += (_, e) =>
+                {
+                    if (!live.TryRaiseRemote(e.Payload))
+                    {
+                        signals.Signal(e.Payload);
+                    }
+                };
                 await conn.OpenAsync(stoppingToken);
                 await using (var cmd = new NpgsqlCommand($"LISTEN {CommandNotifier.Channel}", conn))
                 {

@@ -26,7 +26,28 @@ internal static class ReportEndpoints
     {
         admin.MapGet("/containers", async Task<Ok<IReadOnlyList<ContainerDto>>> (string? agentId, ReportService reports, CancellationToken ct) =>
             TypedResults.Ok(await reports.ListContainersAsync(agentId, ct))).WithTags("Containers");
+        admin.MapGet("/containers/query", QueryContainers).WithTags("Containers");
         return admin;
+    }
+
+    // The dashboard's container table, as an API: the same query, the same filters.
+    private static async Task<Results<Ok<ContainerPage>, ProblemHttpResult>> QueryContainers(
+        string? agentId, bool? hasUpdate, string? search, string? sort, bool? descending, int? skip, int? take,
+        ReportService reports, CancellationToken ct)
+    {
+        var by = ContainerSort.Host;
+        if (sort is not null && (!Enum.TryParse(sort, ignoreCase: true, out by) || !Enum.IsDefined(by)))
+        {
+            return Problems.Field("sort", $"must be one of {string.Join(", ", Enum.GetNames<ContainerSort>()).ToLowerInvariant()}");
+        }
+
+        var query = new ContainerQuery(string.IsNullOrEmpty(agentId) ? null : agentId, hasUpdate ?? false, search, by, descending ?? false, skip ?? 0, take ?? 50);
+        if (query.Validate() is { } bad)
+        {
+            return Problems.Field(bad.Field, bad.Error);
+        }
+
+        return TypedResults.Ok(await reports.QueryContainersAsync(query, ct));
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> Submit(

@@ -3,6 +3,8 @@ using Microsoft.EntityFrameworkCore;
 using Prometheus;
 using Tiaki.Contracts;
 using Tiaki.Server.Data;
+using Tiaki.Server.Features.Commands;
+using Tiaki.Server.Features.Live;
 using Tiaki.Server.Features.Policies;
 
 namespace Tiaki.Server.Features.Reports;
@@ -12,9 +14,38 @@ internal sealed record ContainerDto(
     string? ComposeFile, string? ComposeService, string? ComposeProject, string? Namespace, string? Workload,
     IReadOnlyDictionary<string, string>? Labels, string? CheckError, DateTimeOffset UpdatedAt);
 
-/// <summary>Applies an agent's report: its full current state replaces what we knew.</summary>
-internal sealed class ReportService(TiakiDbContext db, PolicyAutomation automation, TimeProvider time)
+public enum ContainerSort { Host, Name, Image, Tag, Update }
+
+/// <summary>One page of the fleet-wide container table: filter by host and by "has update", search by name or image.</summary>
+/// <remarks>Public because a (public) Razor component takes it as a parameter.</remarks>
+public sealed record ContainerQuery(
+    string? AgentId = null, bool HasUpdate = false, string? Search = null, ContainerSort Sort = ContainerSort.Host,
+    bool Descending = false, int Skip = 0, int Take = 50)
 {
+    public const int MaxTake = 500;
+
+    public (string Field, string Error)? Validate() =>
+        Take is < 1 or > MaxTake ? ("take", $"must be from 1 to {MaxTake}")
+        : Skip < 0 ? ("skip", "must not be negative")
+        : Search is { Length: > 200 } ? ("search", "must be at most 200 characters")
+        : null;
+}
+
+/// <summary>A container with its host's name and the update offered for it, if any.</summary>
+internal sealed record ContainerRow(
+    string Id, string AgentId, string AgentName, string ContainerId, string Name, string Image, string Tag, string Digest,
+    string? ComposeProject, string? ComposeService, string? Namespace, string? Workload, string? CheckError,
+    string? UpdateId, string? UpdateStatus, string? LatestTag, string? Bump, DateTimeOffset UpdatedAt);
+
+internal sealed record ContainerPage(IReadOnlyList<ContainerRow> Items, int Total);
+
+/// <summary>Applies an agent's report: its full current state replaces what we knew.</summary>
+internal sealed class ReportService(TiakiDbContext db, PolicyAutomation automation, TimeProvider time, CommandNotifier notifier)
+{
+    /// <summary>Update statuses that mean "this container has an update waiting or under way".</summary>
+    public static readonly IReadOnlyList<string> OpenUpdateStatuses =
+        [UpdateStatuses.Pending, UpdateStatuses.Approved, UpdateStatuses.Failed, UpdateStatuses.Deploying];
+
     private static readonly Counter Ingested = Metrics.CreateCounter("tiaki_reports_ingested_total", "Agent reports applied");
 
     // Statuses that describe something that happened (history), kept when the container goes away.
@@ -179,6 +210,61 @@ internal sealed class ReportService(TiakiDbContext db, PolicyAutomation automati
         await db.Agents.Where(a => a.Id == agentId).ExecuteUpdateAsync(x => x.SetProperty(a => a.LastSeenAt, now), ct);
         await automation.PublishAsync(ct);
         Ingested.Inc();
+        await notifier.PublishLiveAsync(db, LiveChange.Report, ct);
+    }
+
+    public async Task<ContainerPage> QueryContainersAsync(ContainerQuery query, CancellationToken ct)
+    {
+        var open = OpenUpdateStatuses.ToArray();
+        var rows =
+            from c in db.Containers.AsNoTracking()
+            join a in db.Agents.AsNoTracking() on c.AgentId equals a.Id
+            join u0 in db.Updates.AsNoTracking() on new { c.AgentId, c.ContainerId } equals new { u0.AgentId, u0.ContainerId } into us
+            from u in us.DefaultIfEmpty()
+            select new { C = c, AgentName = a.Name, U = u };
+
+        if (query.AgentId is { } agentId)
+        {
+            rows = rows.Where(r => r.C.AgentId == agentId);
+        }
+
+        if (query.HasUpdate)
+        {
+            rows = rows.Where(r => r.U != null && open.Contains(r.U.Status));
+        }
+
+        if (query.Search?.Trim() is { Length: > 0 } search)
+        {
+            // lower() on both sides: case-insensitive on SQLite and PostgreSQL alike.
+            var s = search.ToLowerInvariant();
+#pragma warning disable CA1862 // the StringComparison overload does not translate to SQL
+            rows = rows.Where(r => r.C.Name.ToLower().Contains(s) || r.C.Image.ToLower().Contains(s));
+#pragma warning restore CA1862
+        }
+
+        var total = await rows.CountAsync(ct);
+        rows = (query.Sort, query.Descending) switch
+        {
+            (ContainerSort.Name, false) => rows.OrderBy(r => r.C.Name).ThenBy(r => r.AgentName),
+            (ContainerSort.Name, true) => rows.OrderByDescending(r => r.C.Name).ThenBy(r => r.AgentName),
+            (ContainerSort.Image, false) => rows.OrderBy(r => r.C.Image).ThenBy(r => r.C.Name),
+            (ContainerSort.Image, true) => rows.OrderByDescending(r => r.C.Image).ThenBy(r => r.C.Name),
+            (ContainerSort.Tag, false) => rows.OrderBy(r => r.C.Tag).ThenBy(r => r.C.Name),
+            (ContainerSort.Tag, true) => rows.OrderByDescending(r => r.C.Tag).ThenBy(r => r.C.Name),
+            // Containers with an update first (descending: last), then by host and name.
+            (ContainerSort.Update, false) => rows.OrderBy(r => r.U == null || !open.Contains(r.U.Status)).ThenBy(r => r.AgentName).ThenBy(r => r.C.Name),
+            (ContainerSort.Update, true) => rows.OrderByDescending(r => r.U == null || !open.Contains(r.U.Status)).ThenBy(r => r.AgentName).ThenBy(r => r.C.Name),
+            (_, false) => rows.OrderBy(r => r.AgentName).ThenBy(r => r.C.Name),
+            (_, true) => rows.OrderByDescending(r => r.AgentName).ThenBy(r => r.C.Name),
+        };
+
+        var page = await rows.Skip(query.Skip).Take(query.Take)
+            .Select(r => new ContainerRow(r.C.Id, r.C.AgentId, r.AgentName, r.C.ContainerId, r.C.Name, r.C.Image, r.C.Tag, r.C.Digest,
+                r.C.ComposeProject, r.C.ComposeService, r.C.Namespace, r.C.Workload, r.C.CheckError,
+                r.U == null ? null : r.U.Id, r.U == null ? null : r.U.Status, r.U == null ? null : r.U.LatestTag,
+                r.U == null ? null : r.U.Bump, r.C.UpdatedAt))
+            .ToListAsync(ct);
+        return new ContainerPage(page, total);
     }
 
     public async Task<IReadOnlyList<ContainerDto>> ListContainersAsync(string? agentId, CancellationToken ct)

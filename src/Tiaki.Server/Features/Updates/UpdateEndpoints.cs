@@ -15,6 +15,7 @@ internal static class UpdateEndpoints
         updates.MapGet("/", List);
         updates.MapPost("/{id}/approve", (string id, UpdateService s, HttpContext h, CancellationToken ct) => Decide(s.ApproveAsync(id, AgentEndpoints.Actor(h), ct)));
         updates.MapPost("/{id}/ignore", (string id, UpdateService s, HttpContext h, CancellationToken ct) => Decide(s.IgnoreAsync(id, AgentEndpoints.Actor(h), ct)));
+        updates.MapPost("/{id}/unignore", (string id, UpdateService s, HttpContext h, CancellationToken ct) => Decide(s.UnignoreAsync(id, AgentEndpoints.Actor(h), ct)));
         updates.MapPost("/{id}/deploy", (string id, UpdateService s, HttpContext h, CancellationToken ct) => Queue(s.DeployAsync(id, AgentEndpoints.Actor(h), ct)));
         updates.MapPost("/{id}/rollback", (string id, UpdateService s, HttpContext h, CancellationToken ct) => Queue(s.RollbackAsync(id, AgentEndpoints.Actor(h), ct)));
         return admin;

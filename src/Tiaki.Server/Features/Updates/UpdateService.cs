@@ -1,15 +1,31 @@
+using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Tiaki.Contracts;
 using Tiaki.Server.Data;
 using Tiaki.Server.Features.Audit;
 using Tiaki.Server.Features.Commands;
+using Tiaki.Server.Features.Live;
 
 namespace Tiaki.Server.Features.Updates;
 
 internal sealed record UpdateDto(
     string Id, string AgentId, string ContainerId, string? ContainerName, string? Image, string CurrentTag, string LatestTag,
     string LatestDigest, string? ChangelogUrl, string? Bump, string Status, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
-    string? HeldReason = null, DateTimeOffset? HeldUntil = null, DateTimeOffset? ImageCreatedAt = null);
+    string? HeldReason = null, DateTimeOffset? HeldUntil = null, DateTimeOffset? ImageCreatedAt = null)
+{
+    public string? AgentName { get; init; }
+
+    /// <summary>Vulnerabilities of the candidate image as the agent reported them, when it scanned.</summary>
+    public VulnerabilityReport? Vulnerabilities { get; init; }
+
+    /// <summary>The latest deploy or rollback command for this update: how far it got, and its log.</summary>
+    public DeploymentDto? Deployment { get; init; }
+}
+
+/// <summary>A deploy/rollback as it travels: queued, delivered to the agent (leased), then succeeded or failed.</summary>
+public sealed record DeploymentDto(
+    string CommandId, string Type, string Status, int Deliveries, DateTimeOffset CreatedAt, DateTimeOffset? CompletedAt,
+    string? Error, string? Log);
 
 internal enum UpdateActionError { None, NotFound, Conflict }
 
@@ -31,24 +47,55 @@ internal sealed class UpdateService(TiakiDbContext db, CommandService commands, 
             q = q.Where(u => u.AgentId == agentId);
         }
 
-        var rows = await q
-            .Select(u => new
-            {
-                U = u,
-                C = db.Containers.Where(c => c.AgentId == u.AgentId && c.ContainerId == u.ContainerId).Select(c => new { c.Name, c.Image }).FirstOrDefault(),
-            })
-            .ToListAsync(ct);
-        return rows.OrderByDescending(r => r.U.UpdatedAt).Select(r => ToDto(r.U, r.C?.Name, r.C?.Image)).ToList();
+        return await ProjectAsync(q, null, ct);
+    }
+
+    /// <summary>The most recently changed updates among <paramref name="statuses"/> (the overview's recent deployments).</summary>
+    public Task<IReadOnlyList<UpdateDto>> RecentAsync(IReadOnlyCollection<string> statuses, int take, CancellationToken ct)
+    {
+        var s = statuses.ToArray();
+        return ProjectAsync(db.Updates.AsNoTracking().Where(u => s.Contains(u.Status)).OrderByDescending(u => u.UpdatedAt), take, ct);
     }
 
     public async Task<UpdateDto?> GetAsync(string id, CancellationToken ct) =>
-        (await ListAsync(null, null, ct)).FirstOrDefault(u => u.Id == id);
+        await ProjectAsync(db.Updates.AsNoTracking().Where(u => u.Id == id), null, ct) is [var one, ..] ? one : null;
+
+    private async Task<IReadOnlyList<UpdateDto>> ProjectAsync(IQueryable<UpdateEntity> q, int? take, CancellationToken ct)
+    {
+        var projected = q.Select(u => new
+        {
+            U = u,
+            C = db.Containers.Where(c => c.AgentId == u.AgentId && c.ContainerId == u.ContainerId).Select(c => new { c.Name, c.Image }).FirstOrDefault(),
+            AgentName = db.Agents.Where(a => a.Id == u.AgentId).Select(a => a.Name).FirstOrDefault(),
+            Cmd = db.Commands.Where(c => c.UpdateId == u.Id && c.Type != CommandTypes.Scan).OrderByDescending(c => c.CreatedAt)
+                .Select(c => new DeploymentDto(c.Id, c.Type, c.Status, c.Deliveries, c.CreatedAt, c.CompletedAt, c.Error, c.Log))
+                .FirstOrDefault(),
+        });
+        if (take is { } t)
+        {
+            projected = projected.Take(t);
+        }
+
+        var rows = await projected.ToListAsync(ct);
+        return rows.OrderByDescending(r => r.U.UpdatedAt)
+            .Select(r => ToDto(r.U, r.C?.Name, r.C?.Image) with
+            {
+                AgentName = r.AgentName,
+                Deployment = r.Cmd,
+                Vulnerabilities = r.U.VulnerabilitiesJson is { } v ? JsonSerializer.Deserialize<VulnerabilityReport>(v) : null,
+            })
+            .ToList();
+    }
 
     public Task<UpdateActionResult> ApproveAsync(string id, string actor, CancellationToken ct) =>
         ChangeStatusAsync(id, actor, "update.approved", UpdateStatuses.Approved, [UpdateStatuses.Pending, UpdateStatuses.Failed, UpdateStatuses.Ignored], ct);
 
     public Task<UpdateActionResult> IgnoreAsync(string id, string actor, CancellationToken ct) =>
         ChangeStatusAsync(id, actor, "update.ignored", UpdateStatuses.Ignored, [UpdateStatuses.Pending, UpdateStatuses.Approved, UpdateStatuses.Failed], ct);
+
+    /// <summary>Takes back an "ignore": the update is offered again.</summary>
+    public Task<UpdateActionResult> UnignoreAsync(string id, string actor, CancellationToken ct) =>
+        ChangeStatusAsync(id, actor, "update.unignored", UpdateStatuses.Pending, [UpdateStatuses.Ignored], ct);
 
     public async Task<UpdateActionResult> DeployAsync(string id, string actor, CancellationToken ct)
     {
@@ -131,6 +178,8 @@ internal sealed class UpdateService(TiakiDbContext db, CommandService commands, 
         {
             await commands.PublishAsync([update.AgentId], ct);
         }
+
+        await commands.PublishLiveAsync(LiveChange.UpdateDecision, ct);
 
         return new(UpdateActionError.None, commandId, Update: ToDto(update, null, null));
     }
