@@ -91,8 +91,9 @@ internal sealed partial class KubernetesRuntime(
 
             foreach (var w in workloads.Where(w => !IsDisabled(w)))
             {
-                var credentials = await PullCredentialsAsync(w, pullSecrets, cancellationToken);
-                result.AddRange(Containers(w, PodsOf(w, pods), credentials));
+                var owned = PodsOf(w, pods);
+                var credentials = await PullCredentialsAsync(w, owned, pullSecrets, cancellationToken);
+                result.AddRange(Containers(w, owned, credentials));
             }
         }
 
@@ -195,20 +196,28 @@ internal sealed partial class KubernetesRuntime(
     }
 
     /// <summary>
-    /// The credentials kubelet would pull this workload's images with: its <c>imagePullSecrets</c>,
-    /// each secret read once per scan. An unreadable secret is logged and skipped; the check then
+    /// The credentials kubelet would pull this workload's images with: its <c>imagePullSecrets</c>
+    /// (also the service account's, as its pods carry them), each secret read once per scan. An unreadable secret is logged and skipped; the check then
     /// runs with the agent's own credentials and says why the registry refused.
     /// </summary>
     private async Task<IReadOnlyDictionary<string, RegistryCredential>?> PullCredentialsAsync(
-        Workload w, Dictionary<string, IReadOnlyDictionary<string, RegistryCredential>> cache, CancellationToken ct)
+        Workload w, List<V1Pod> pods, Dictionary<string, IReadOnlyDictionary<string, RegistryCredential>> cache, CancellationToken ct)
     {
-        if (w.PodSpec.ImagePullSecrets is not { Count: > 0 } references)
+        // The template's secrets, then those its pods carry: the ServiceAccount admission plugin adds the
+        // service account's imagePullSecrets to each pod, never to the template.
+        var names = (w.PodSpec.ImagePullSecrets ?? [])
+            .Concat(pods.SelectMany(p => p.Spec?.ImagePullSecrets ?? []))
+            .Select(r => r.Name)
+            .Where(n => !string.IsNullOrEmpty(n))
+            .Distinct(StringComparer.Ordinal)
+            .ToList();
+        if (names.Count == 0)
         {
             return null;
         }
 
         var merged = new Dictionary<string, RegistryCredential>(StringComparer.OrdinalIgnoreCase);
-        foreach (var name in references.Select(r => r.Name).Where(n => !string.IsNullOrEmpty(n)))
+        foreach (var name in names)
         {
             var key = $"{w.Namespace}/{name}";
             if (!cache.TryGetValue(key, out var credentials))

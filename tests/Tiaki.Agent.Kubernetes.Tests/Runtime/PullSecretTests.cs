@@ -55,6 +55,22 @@ public sealed class PullSecretTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CheckAsync_PullSecretOnlyOnThePods_UsedLikeKubeletDoes()
+    {
+        // The service account's imagePullSecrets: admission adds them to each pod, not to the CronJob's template.
+        cluster.Create(Objects.PullSecret("ops", "sa-regcred", registry.Host, User, password));
+        cluster.Create(Objects.CronJob("ops", "backup", $"{image}:1.0.0"));
+        var pod = System.Text.Json.Nodes.JsonNode.Parse(Objects.CronJobPod("ops", "backup", $"{image}:1.0.0", $"{image}@{cluster.DigestOf($"{image}:1.0.0")}"))!;
+        pod["spec"]!["imagePullSecrets"] = new System.Text.Json.Nodes.JsonArray(new System.Text.Json.Nodes.JsonObject { ["name"] = "sa-regcred" });
+        cluster.Create(pod.ToJsonString());
+
+        var check = (await CheckAsync()).ShouldHaveSingleItem();
+
+        check.Error.ShouldBeNull();
+        check.Update.ShouldNotBeNull().LatestTag.ShouldBe("1.0.1");
+    }
+
+    [Fact]
     public async Task CheckAsync_WorkloadWithoutPullSecret_FailsSayingTheRegistryRefused()
     {
         cluster.Create(Objects.Deployment("shop", "web", $"{image}:1.0.0"));
