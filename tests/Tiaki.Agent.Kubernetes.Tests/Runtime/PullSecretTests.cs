@@ -78,7 +78,9 @@ public sealed class PullSecretTests : IAsyncLifetime
         var check = (await CheckAsync()).ShouldHaveSingleItem();
 
         check.Update.ShouldBeNull();
-        check.Error.ShouldNotBeNull().ShouldContain("401");
+        check.Error.ShouldNotBeNull().ShouldContain("refused access");
+        check.Error.ShouldContain("401");
+        check.Error.ShouldContain($"check the credentials for {registry.Host}");
     }
 
     [Fact]
@@ -91,7 +93,9 @@ public sealed class PullSecretTests : IAsyncLifetime
         var check = (await CheckAsync()).ShouldHaveSingleItem();
 
         check.Container.RegistryCredentials.ShouldBeNull();
-        check.Error.ShouldNotBeNull().ShouldContain("401");
+        check.Error.ShouldNotBeNull().ShouldContain("refused access");
+        check.Error.ShouldContain("401");
+        check.Error.ShouldContain($"check the credentials for {registry.Host}");
     }
 
     [Fact]
