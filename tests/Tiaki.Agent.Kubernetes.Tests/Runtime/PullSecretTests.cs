@@ -37,6 +37,7 @@ public sealed class PullSecretTests : IAsyncLifetime
     {
         await cluster.DisposeAsync();
         await registry.DisposeAsync();
+        if (Directory.Exists(Path.GetDirectoryName(noAuthFile))) Directory.Delete(Path.GetDirectoryName(noAuthFile)!, recursive: true);
     }
 
     [Theory]
@@ -52,6 +53,26 @@ public sealed class PullSecretTests : IAsyncLifetime
         check.Error.ShouldBeNull();
         check.Update.ShouldNotBeNull().LatestTag.ShouldBe("1.0.1");
         cluster.Calls.ShouldContain(("", "secrets", "get", "shop"));
+    }
+
+    [Fact]
+    public async Task CheckAsync_AuthFileHasStaleCredentialsForTheSameRegistry_PullSecretWins()
+    {
+        var authFile = Path.Combine(Path.GetDirectoryName(noAuthFile)!, "stale.json");
+        Directory.CreateDirectory(Path.GetDirectoryName(authFile)!);
+        await File.WriteAllTextAsync(authFile, new System.Text.Json.Nodes.JsonObject
+        {
+            ["auths"] = new System.Text.Json.Nodes.JsonObject { [registry.Host] = new System.Text.Json.Nodes.JsonObject { ["auth"] = Convert.ToBase64String(Encoding.UTF8.GetBytes("stale:wrong")) } },
+        }.ToJsonString());
+        cluster.Create(Objects.PullSecret("shop", "regcred", registry.Host, User, password));
+        cluster.Create(Objects.Deployment("shop", "web", $"{image}:1.0.0", pullSecrets: ["regcred"]));
+        cluster.Create(Objects.Deployment("shop", "legacy", $"{image}:1.0.0"));
+
+        var checks = await CheckAsync(authFile);
+
+        checks.Single(c => c.Container.Report.Name == "web/app").Update.ShouldNotBeNull().LatestTag.ShouldBe("1.0.1");
+        // The other workload has no secret: the auth file answers for it, and is refused.
+        checks.Single(c => c.Container.Report.Name == "legacy/app").Error.ShouldNotBeNull().ShouldContain("401");
     }
 
     [Fact]
@@ -117,12 +138,12 @@ public sealed class PullSecretTests : IAsyncLifetime
         scanned[0].ToString().ShouldNotContain(password);
     }
 
-    private async Task<IReadOnlyList<ContainerCheck>> CheckAsync()
+    private async Task<IReadOnlyList<ContainerCheck>> CheckAsync(string? authFile = null)
     {
         var runtime = NewRuntime(cluster);
         var scanned = await runtime.ScanAsync(CancellationToken.None);
         // No docker config.json of the machine running the tests may answer for this registry.
-        using var checker = new UpdateChecker(new UpdateCheckerOptions { InsecureRegistries = [registry.Host], AuthFile = noAuthFile, MaxAttempts = 1 });
+        using var checker = new UpdateChecker(new UpdateCheckerOptions { InsecureRegistries = [registry.Host], AuthFile = authFile ?? noAuthFile, MaxAttempts = 1 });
         return await checker.CheckAsync(scanned, CancellationToken.None);
     }
 }
