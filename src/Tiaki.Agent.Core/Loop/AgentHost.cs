@@ -49,10 +49,7 @@ public static class AgentHost
         {
             using var checker = new UpdateChecker(options.Registry, loggerFactory.CreateLogger<UpdateChecker>());
             using var http = new HttpClient { BaseAddress = new Uri(options.ControlUrl.ToString().TrimEnd('/') + "/"), Timeout = Timeout.InfiniteTimeSpan };
-            var loop = new AgentLoop(options, new ControlPlaneClient(http), runtime, checker,
-                new AgentState(options.StateDirectory), TimeProvider.System, loggerFactory.CreateLogger<AgentLoop>(),
-                new TrivyScanner(processes, new TrivySettings(options.TrivyEnabled, options.TrivyPath)));
-            await loop.RunAsync(cancellationToken);
+            await CreateLoop(options, runtime, checker, http, processes, loggerFactory, TimeProvider.System).RunAsync(cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -69,4 +66,14 @@ public static class AgentHost
         }
         return 0;
     }
+
+    /// <summary>
+    /// The loop <see cref="RunAsync"/> runs, from its parts. End-to-end tests build the agent through
+    /// this so they exercise the same composition, with their own control-plane client and clock.
+    /// </summary>
+    public static AgentLoop CreateLoop(AgentOptions options, IContainerRuntime runtime, IUpdateChecker checker, HttpClient controlPlane,
+        IProcessRunner processes, ILoggerFactory loggers, TimeProvider time) =>
+        new(options, new ControlPlaneClient(controlPlane), runtime, checker,
+            new AgentState(options.StateDirectory), time, loggers.CreateLogger<AgentLoop>(),
+            new TrivyScanner(processes, new TrivySettings(options.TrivyEnabled, options.TrivyPath)));
 }

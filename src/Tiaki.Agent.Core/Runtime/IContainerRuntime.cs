@@ -1,4 +1,5 @@
 using Tiaki.Contracts;
+using Tiaki.Registry.Auth;
 
 namespace Tiaki.Agent.Core.Runtime;
 
@@ -26,7 +27,15 @@ public sealed record ScannedContainer(
     ContainerReport Report,
     string ImageReference,
     IReadOnlyList<string> RepoDigests,
-    IReadOnlyDictionary<string, string> Labels);
+    IReadOnlyDictionary<string, string> Labels)
+{
+    /// <summary>
+    /// Pull credentials the runtime found for this container (registry host → credential), e.g. a
+    /// Kubernetes workload's <c>imagePullSecrets</c>; the update check prefers them to the auth file.
+    /// Only <see cref="Report"/> goes to the control plane: these never leave the agent.
+    /// </summary>
+    public IReadOnlyDictionary<string, RegistryCredential>? RegistryCredentials { get; init; }
+}
 
 /// <summary>An expected outcome of a command: success, or failure with a reason. Not an exception.</summary>
 public sealed record CommandOutcome(bool Success, string? Error, string Log)

@@ -19,6 +19,9 @@ public sealed partial class UpdateChecker : IUpdateChecker, IDisposable
 {
     private readonly RegistryClient _client;
     private readonly bool _ownsClient;
+    private readonly RegistryClientOptions _clientOptions;
+    private readonly HttpMessageHandler? _handler;
+    private readonly TimeProvider? _timeProvider;
     private readonly UpdateCheckerOptions _options;
     private readonly ILogger _logger;
 
@@ -33,7 +36,7 @@ public sealed partial class UpdateChecker : IUpdateChecker, IDisposable
         IRegistryCredentialProvider credentials = new DockerConfigCredentialProvider(authFile);
         if (options is { Username: { } user, Password: { } password })
             credentials = new ChainedCredentialProvider(new StaticCredentialProvider(options.CredentialsRegistry, new RegistryCredential(user, password)), credentials);
-        _client = new RegistryClient(new RegistryClientOptions
+        _clientOptions = new RegistryClientOptions
         {
             InsecureRegistries = options.InsecureRegistries,
             Credentials = credentials,
@@ -41,14 +44,17 @@ public sealed partial class UpdateChecker : IUpdateChecker, IDisposable
             RequestTimeout = options.RequestTimeout,
             MaxAttempts = options.MaxAttempts,
             InitialBackoff = options.InitialBackoff,
-        }, handler, _logger, timeProvider);
+        };
+        _handler = handler;
+        _timeProvider = timeProvider;
+        _client = new RegistryClient(_clientOptions, handler, _logger, timeProvider);
         _ownsClient = true;
     }
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<ContainerCheck>> CheckAsync(IReadOnlyList<ScannedContainer> containers, CancellationToken cancellationToken)
     {
-        var results = await CheckImagesAsync(containers.Select(c => new ImageQuery(c.ImageReference, CurrentDigests(c), c.Labels)).ToList(), cancellationToken);
+        var results = await CheckImagesAsync(containers.Select(c => new ImageQuery(c.ImageReference, CurrentDigests(c), c.Labels) { Credentials = c.RegistryCredentials }).ToList(), cancellationToken);
         var checks = new ContainerCheck[containers.Count];
         for (var i = 0; i < containers.Count; i++)
         {
@@ -71,9 +77,61 @@ public sealed partial class UpdateChecker : IUpdateChecker, IDisposable
     internal async Task<IReadOnlyList<ImageCheckResult>> CheckImagesAsync(IReadOnlyList<ImageQuery> queries, CancellationToken cancellationToken)
     {
         var scan = new ScanMemo(_client, _options, cancellationToken);
-        var tasks = queries.Select(q => CheckOneAsync(q, scan)).ToArray();
-        return await Task.WhenAll(tasks);
+        // Containers with their own pull credentials get a client of their own per distinct set: the
+        // registry client caches tokens per registry and scope, and one workload's secret must not
+        // open another's repositories (nor be shadowed by a token cached anonymously).
+        var own = new Dictionary<string, (RegistryClient Client, ScanMemo Scan)>(StringComparer.Ordinal);
+        try
+        {
+            var tasks = new Task<ImageCheckResult>[queries.Count];
+            for (var i = 0; i < queries.Count; i++)
+            {
+                var query = queries[i];
+                var memo = scan;
+                if (query.Credentials is { Count: > 0 } credentials)
+                {
+                    var key = CredentialsKey(credentials);
+                    if (!own.TryGetValue(key, out var entry))
+                    {
+                        var client = new RegistryClient(WithCredentials(credentials), _handler, _logger, _timeProvider);
+                        entry = (client, new ScanMemo(client, _options, cancellationToken));
+                        own[key] = entry;
+                    }
+                    memo = entry.Scan;
+                }
+                tasks[i] = CheckOneAsync(query, memo);
+            }
+            return await Task.WhenAll(tasks);
+        }
+        finally
+        {
+            foreach (var (client, _) in own.Values) client.Dispose();
+        }
     }
+
+    private RegistryClientOptions WithCredentials(IReadOnlyDictionary<string, RegistryCredential> credentials)
+    {
+        // The container's own credentials first, then whatever the agent would use anyway (auth file, REGISTRY_USERNAME).
+        IRegistryCredentialProvider[] chain =
+        [
+            .. credentials.Select(kv => new StaticCredentialProvider(kv.Key, kv.Value)),
+            .. _clientOptions.Credentials is { } fallback ? [fallback] : Array.Empty<IRegistryCredentialProvider>(),
+        ];
+        return new RegistryClientOptions
+        {
+            InsecureRegistries = _clientOptions.InsecureRegistries,
+            Credentials = new ChainedCredentialProvider(chain),
+            MaxConcurrencyPerRegistry = _clientOptions.MaxConcurrencyPerRegistry,
+            RequestTimeout = _clientOptions.RequestTimeout,
+            MaxAttempts = _clientOptions.MaxAttempts,
+            InitialBackoff = _clientOptions.InitialBackoff,
+        };
+    }
+
+    /// <summary>Identifies a credential set within one check; held in memory only, never logged.</summary>
+    private static string CredentialsKey(IReadOnlyDictionary<string, RegistryCredential> credentials) =>
+        string.Join('\n', credentials.OrderBy(kv => kv.Key, StringComparer.Ordinal)
+            .Select(kv => $"{kv.Key}\0{kv.Value.Username}\0{kv.Value.Password}\0{kv.Value.IdentityToken}"));
 
     /// <inheritdoc />
     public void Dispose()
@@ -182,7 +240,11 @@ public sealed partial class UpdateChecker : IUpdateChecker, IDisposable
 }
 
 /// <summary>One image to check: its reference, the digests it runs as, and its policy labels.</summary>
-internal sealed record ImageQuery(string Image, IReadOnlyCollection<string> CurrentDigests, IReadOnlyDictionary<string, string>? Labels);
+internal sealed record ImageQuery(string Image, IReadOnlyCollection<string> CurrentDigests, IReadOnlyDictionary<string, string>? Labels)
+{
+    /// <summary>The container's own pull credentials (registry host → credential), preferred to the agent's.</summary>
+    public IReadOnlyDictionary<string, RegistryCredential>? Credentials { get; init; }
+}
 
 /// <summary>Everything the check found for one image, update or not.</summary>
 internal sealed record ImageCheckResult(string Image, string CurrentTag)

@@ -21,4 +21,7 @@ internal sealed partial class KubernetesRuntime
 
     [LoggerMessage(6, LogLevel.Error, "{Kind} {Namespace}/{Name}: {Message}")]
     private partial void LogApiError(WorkloadKind kind, string @namespace, string name, string message);
+
+    [LoggerMessage(7, LogLevel.Warning, "Image pull secret {Namespace}/{Name} not used for update checks: {Reason}")]
+    private partial void LogPullSecretUnusable(string @namespace, string name, string reason);
 }

@@ -8,6 +8,7 @@ using k8s.Models;
 using Microsoft.Extensions.Logging;
 using Tiaki.Agent.Core.Runtime;
 using Tiaki.Contracts;
+using Tiaki.Registry.Auth;
 
 namespace Tiaki.Agent.Kubernetes.Runtime;
 
@@ -51,6 +52,7 @@ internal sealed partial class KubernetesRuntime(
         var result = new List<ScannedContainer>();
         var denied = new List<string>();
         var calls = 0;
+        var pullSecrets = new Dictionary<string, IReadOnlyDictionary<string, RegistryCredential>>(StringComparer.Ordinal);
         foreach (var ns in scopes)
         {
             var workloads = new List<Workload>();
@@ -89,7 +91,9 @@ internal sealed partial class KubernetesRuntime(
 
             foreach (var w in workloads.Where(w => !IsDisabled(w)))
             {
-                result.AddRange(Containers(w, PodsOf(w, pods)));
+                var owned = PodsOf(w, pods);
+                var credentials = await PullCredentialsAsync(w, owned, pullSecrets, cancellationToken);
+                result.AddRange(Containers(w, owned, credentials));
             }
         }
 
@@ -191,7 +195,70 @@ internal sealed partial class KubernetesRuntime(
             .ToList();
     }
 
-    private static IEnumerable<ScannedContainer> Containers(Workload w, List<V1Pod> pods)
+    /// <summary>
+    /// The credentials kubelet would pull this workload's images with: its <c>imagePullSecrets</c>
+    /// (also the service account's, as its pods carry them), each secret read once per scan. An unreadable secret is logged and skipped; the check then
+    /// runs with the agent's own credentials and says why the registry refused.
+    /// </summary>
+    private async Task<IReadOnlyDictionary<string, RegistryCredential>?> PullCredentialsAsync(
+        Workload w, List<V1Pod> pods, Dictionary<string, IReadOnlyDictionary<string, RegistryCredential>> cache, CancellationToken ct)
+    {
+        // The template's secrets, then those its pods carry: the ServiceAccount admission plugin adds the
+        // service account's imagePullSecrets to each pod, never to the template.
+        var names = (w.PodSpec.ImagePullSecrets ?? [])
+            .Concat(pods.SelectMany(p => p.Spec?.ImagePullSecrets ?? []))
+            .Select(r => r.Name)
+            .Where(n => !string.IsNullOrEmpty(n))
+            .Distinct(StringComparer.Ordinal)
+            .ToList();
+        if (names.Count == 0)
+        {
+            return null;
+        }
+
+        var merged = new Dictionary<string, RegistryCredential>(StringComparer.OrdinalIgnoreCase);
+        foreach (var name in names)
+        {
+            var key = $"{w.Namespace}/{name}";
+            if (!cache.TryGetValue(key, out var credentials))
+            {
+                credentials = await ReadPullSecretAsync(w.Namespace, name, ct);
+                cache[key] = credentials;
+            }
+
+            // Like kubelet, the first secret listed that has a registry wins for it.
+            foreach (var (registry, credential) in credentials)
+            {
+                merged.TryAdd(registry, credential);
+            }
+        }
+
+        return merged.Count > 0 ? merged : null;
+    }
+
+    private async Task<IReadOnlyDictionary<string, RegistryCredential>> ReadPullSecretAsync(string ns, string name, CancellationToken ct)
+    {
+        try
+        {
+            var secret = await client.CoreV1.ReadNamespacedSecretAsync(name, ns, cancellationToken: ct);
+            var (credentials, error) = PullSecret.Parse(secret.Type, secret.Data);
+            if (error is not null)
+            {
+                LogPullSecretUnusable(ns, name, error);
+            }
+
+            return credentials;
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.NotFound)
+        {
+            LogPullSecretUnusable(ns, name, e.Response.StatusCode == HttpStatusCode.Forbidden
+                ? $"RBAC denied reading it ({StatusMessage(e)}); grant the agent get on secrets"
+                : "not found");
+            return new Dictionary<string, RegistryCredential>();
+        }
+    }
+
+    private static IEnumerable<ScannedContainer> Containers(Workload w, List<V1Pod> pods, IReadOnlyDictionary<string, RegistryCredential>? credentials)
     {
         var labels = w.Annotations
             .Where(kv => kv.Key.StartsWith(Workload.AnnotationPrefix, StringComparison.Ordinal))
@@ -223,7 +290,7 @@ internal sealed partial class KubernetesRuntime(
                 Workload = w.Kind.ToString(),
                 Labels = labels.Count > 0 ? labels : null,
             };
-            yield return new ScannedContainer(report, c.Image, repoDigests, labels);
+            yield return new ScannedContainer(report, c.Image, repoDigests, labels) { RegistryCredentials = credentials };
         }
     }
 

@@ -6,12 +6,12 @@ namespace Tiaki.Agent.Kubernetes.Tests.Fake;
 internal static class Objects
 {
     public static string Deployment(string ns, string name, string image, int replicas = 2, IDictionary<string, string>? annotations = null,
-        string? sidecarImage = null, string? initImage = null, int? progressDeadlineSeconds = null) =>
+        string? sidecarImage = null, string? initImage = null, int? progressDeadlineSeconds = null, IReadOnlyList<string>? pullSecrets = null) =>
         Workload("apps/v1", "Deployment", ns, name, annotations, new JsonObject
         {
             ["replicas"] = replicas,
             ["selector"] = new JsonObject { ["matchLabels"] = new JsonObject { ["app"] = name } },
-            ["template"] = Template(name, image, sidecarImage, initImage),
+            ["template"] = Template(name, image, sidecarImage, initImage, pullSecrets: pullSecrets),
             ["strategy"] = new JsonObject { ["type"] = "RollingUpdate" },
             ["progressDeadlineSeconds"] = progressDeadlineSeconds ?? 600,
         });
@@ -75,7 +75,29 @@ internal static class Objects
         return new JsonObject { ["apiVersion"] = apiVersion, ["kind"] = kind, ["metadata"] = meta, ["spec"] = spec }.ToJsonString();
     }
 
-    private static JsonObject Template(string name, string image, string? sidecarImage, string? initImage, string restartPolicy = "Always")
+    /// <summary>An image pull secret as <c>kubectl create secret docker-registry</c> writes it (type <paramref name="type"/>).</summary>
+    public static string PullSecret(string ns, string name, string registry, string user, string password, string type = "kubernetes.io/dockerconfigjson")
+    {
+        var entry = new JsonObject
+        {
+            ["username"] = user,
+            ["password"] = password,
+            ["auth"] = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{user}:{password}")),
+        };
+        var (key, content) = type == "kubernetes.io/dockercfg"
+            ? (".dockercfg", new JsonObject { [registry] = entry })
+            : (".dockerconfigjson", new JsonObject { ["auths"] = new JsonObject { [registry] = entry } });
+        return new JsonObject
+        {
+            ["apiVersion"] = "v1",
+            ["kind"] = "Secret",
+            ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = ns },
+            ["type"] = type,
+            ["data"] = new JsonObject { [key] = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(content.ToJsonString())) },
+        }.ToJsonString();
+    }
+
+    private static JsonObject Template(string name, string image, string? sidecarImage, string? initImage, string restartPolicy = "Always", IReadOnlyList<string>? pullSecrets = null)
     {
         var containers = new JsonArray(new JsonObject
         {
@@ -90,6 +112,11 @@ internal static class Objects
         }
 
         var spec = new JsonObject { ["containers"] = containers, ["restartPolicy"] = restartPolicy };
+        if (pullSecrets is not null)
+        {
+            spec["imagePullSecrets"] = new JsonArray(pullSecrets.Select(s => (JsonNode)new JsonObject { ["name"] = s }).ToArray());
+        }
+
         if (initImage is not null)
         {
             spec["initContainers"] = new JsonArray(new JsonObject { ["name"] = "migrate", ["image"] = initImage });
