@@ -71,21 +71,7 @@ internal sealed class NotificationOptionsSetup(IConfiguration configuration) : I
 
         ConfigureDefaultEmail(o, Get);
 
-        int Int(string key, int fallback, int min, int max)
-        {
-            if (Get(key) is not { } raw)
-            {
-                return fallback;
-            }
-
-            if (int.TryParse(raw, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v >= min && v <= max)
-            {
-                return v;
-            }
-
-            o.Errors.Add($"{key}: must be a whole number from {min} to {max}");
-            return fallback;
-        }
+        int Int(string key, int fallback, int min, int max) => Configuration.Settings.Int(Get(key), key, fallback, min, max, o.Errors);
     }
 
     private static void ConfigureDefaultEmail(NotificationOptions o, Func<string, string?> get)
