@@ -9,7 +9,7 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Tiaki.Agent.Core.Configuration;
 using Tiaki.Agent.Core.Loop;
-using Tiaki.Agent.Core.Reporting;
+using Tiaki.Agent.Core.Processes;
 using Tiaki.Agent.Core.Runtime;
 using Tiaki.Agent.Core.Updates;
 using Tiaki.Contracts;
@@ -89,8 +89,10 @@ public sealed class EndToEndTests(DockerFixture docker) : IAsyncLifetime
             errors.ShouldBeEmpty();
             var agentHttp = control.CreateClient();
             agentHttp.Timeout = Timeout.InfiniteTimeSpan;
-            var loop = new AgentLoop(options!, new ControlPlaneClient(agentHttp), new OnlyThisProject(docker.Runtime(), project),
-                new RegistryTagChecker(docker.Registry), new AgentState(options!.StateDirectory), TimeProvider.System, NullLogger<AgentLoop>.Instance);
+            // The agent as AgentHost composes it, with the real update checker against the real registry.
+            using var checker = new UpdateChecker(options!.Registry, NullLogger<UpdateChecker>.Instance);
+            var loop = AgentHost.CreateLoop(options, new OnlyThisProject(docker.Runtime(), project), checker, agentHttp,
+                new ProcessRunner(), NullLoggerFactory.Instance, TimeProvider.System);
             agent = Task.Run(() => loop.RunAsync(stop.Token));
 
             var update = await WaitFor(admin, u => u.GetProperty("latestTag").GetString() == "1.0.1", "the update to 1.0.1 in the admin API");
@@ -151,35 +153,5 @@ public sealed class EndToEndTests(DockerFixture docker) : IAsyncLifetime
             (await inner.ScanAsync(ct)).Where(c => c.Report.ComposeProject == project).ToList();
 
         public Task<CommandOutcome> ExecuteAsync(AgentCommand command, ScannedContainer target, CancellationToken ct) => inner.ExecuteAsync(command, target, ct);
-    }
-
-    /// <summary>
-    /// Update detection for this test from the real registry's tag list (the registry engineer's
-    /// checker is built on feat/registry): the highest x.y.z tag above the running one.
-    /// </summary>
-    private sealed class RegistryTagChecker(string registry) : IUpdateChecker
-    {
-        public async Task<IReadOnlyList<ContainerCheck>> CheckAsync(IReadOnlyList<ScannedContainer> containers, CancellationToken ct)
-        {
-            using var http = new HttpClient();
-            var result = new List<ContainerCheck>();
-            foreach (var c in containers)
-            {
-                var name = c.Report.Image[(registry.Length + 1)..];
-                var tags = (await http.GetFromJsonAsync<JsonElement>($"http://{registry}/v2/{name}/tags/list", ct)).GetProperty("tags").EnumerateArray()
-                    .Select(t => t.GetString()!).Where(t => Version.TryParse(t, out _)).OrderBy(Version.Parse).ToList();
-                var latest = tags.LastOrDefault();
-                UpdateReport? update = null;
-                if (latest is not null && Version.Parse(latest) > Version.Parse(c.Report.Tag))
-                {
-                    using var head = new HttpRequestMessage(HttpMethod.Head, $"http://{registry}/v2/{name}/manifests/{latest}");
-                    head.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/vnd.docker.distribution.manifest.v2+json"));
-                    using var res = await http.SendAsync(head, ct);
-                    update = new UpdateReport(c.Report.ContainerId, c.Report.Tag, latest, res.Headers.GetValues("Docker-Content-Digest").Single()) { Bump = "patch" };
-                }
-                result.Add(new ContainerCheck(c, update, null));
-            }
-            return result;
-        }
     }
 }
