@@ -467,6 +467,11 @@ public sealed partial class RegistryClient : IDisposable
                 {
                     if (response.Content.Headers.ContentLength > MaxBodyBytes)
                         return new RegistryError(RegistryErrorKind.InvalidResponse, $"registry {registry} sent {response.Content.Headers.ContentLength} bytes for {what}, more than this client reads");
+                    if (request.Method != HttpMethod.Head)
+                    {
+                        // Chunked bodies carry no Content-Length: cap what is buffered all the same.
+                        await response.Content.LoadIntoBufferAsync(MaxBodyBytes, linked.Token);
+                    }
                     var body = request.Method == HttpMethod.Head ? [] : await response.Content.ReadAsByteArrayAsync(linked.Token);
                     return new RawResponse(response.StatusCode, response.Headers, response.Content.Headers.ContentType?.ToString(), response.Content.Headers.ContentLength, body);
                 }

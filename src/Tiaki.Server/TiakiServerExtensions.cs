@@ -41,8 +41,6 @@ internal static class TiakiServerExtensions
             builder.WebHost.UseUrls($"http://0.0.0.0:{port}");
         }
 
-        services.AddOptions<KestrelServerOptions>().Configure<IOptions<TiakiOptions>>((k, o) => k.Limits.MaxRequestBodySize = o.Value.MaxBodyBytes);
-
         services.AddTiakiData();       // first: migrations run before the other hosted services start
         services.AddTiakiAuth();
 

@@ -185,7 +185,7 @@ public sealed class RegistryClientTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task HeadManifestAsync_InsecureHostServingPlainHttp_FallsBackFromHttpsToHttp()
+    public async Task HeadManifestAsync_LoopbackHostListedAsInsecure_ReachedOverPlainHttp()
     {
         var repo = TestServices.UniqueRepository("insecure");
         var digest = await _pusher.PushImageAsync(repo, "1");

@@ -13,6 +13,7 @@ public sealed class GitCommitter(IProcessRunner runner, GitSettings settings)
     /// <summary>Files among <paramref name="paths"/> with uncommitted changes before the edit; null when not in a repository.</summary>
     public async Task<IReadOnlyList<string>?> DirtyFilesAsync(IReadOnlyList<string> paths, CancellationToken ct)
     {
+        if (!settings.Enabled) return null; // no commit will follow: no need to ask git
         var dir = Path.GetDirectoryName(Path.GetFullPath(paths[0]))!;
         var top = await RunAsync(dir, ["rev-parse", "--show-toplevel"], ct);
         if (!top.Succeeded) return null;

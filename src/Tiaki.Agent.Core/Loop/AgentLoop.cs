@@ -71,7 +71,16 @@ public sealed partial class AgentLoop(
         {
             scanRequested = false;
             nextScan = time.GetUtcNow() + options.ScanInterval;
-            unsent = await ScanAndCheckAsync(ct);
+            try
+            {
+                unsent = await ScanAndCheckAsync(ct);
+            }
+            // The engine or API server restarting, or RBAC not yet granted: keep the last good scan,
+            // keep polling commands, and try again at the next interval instead of exiting.
+            catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+            {
+                LogScanFailed(logger, ex.Message);
+            }
         }
         if (unsent is not null)
         {
@@ -344,6 +353,9 @@ public sealed partial class AgentLoop(
 
     [LoggerMessage(13, LogLevel.Warning, "Heartbeat rejected by the control plane: {Reason}")]
     private static partial void LogHeartbeatRejected(ILogger logger, string reason);
+
+    [LoggerMessage(14, LogLevel.Warning, "Scan failed, retrying at the next interval: {Reason}")]
+    private static partial void LogScanFailed(ILogger logger, string reason);
 
     [LoggerMessage(11, LogLevel.Warning, "Trivy could not scan {Image}: {Error}")]
     private static partial void LogTrivyFailed(ILogger logger, string image, string error);

@@ -194,11 +194,13 @@ internal sealed partial class DockerRuntime(
         var parked = $"{name}-tiaki-old-{old.ID[..12]}";
 
         await docker.Containers.StopContainerAsync(old.ID, new ContainerStopParameters { WaitBeforeKillSeconds = 10 }, ct);
-        await docker.Containers.RenameContainerAsync(old.ID, new ContainerRenameParameters { NewName = parked }, ct);
+        var renamed = false;
         string? newId = null;
         string? failure = null;
         try
         {
+            await docker.Containers.RenameContainerAsync(old.ID, new ContainerRenameParameters { NewName = parked }, ct);
+            renamed = true;
             var created = await docker.Containers.CreateContainerAsync(parameters, ct);
             newId = created.ID;
             foreach (var (network, endpoint) in ContainerSpec.ExtraNetworks(old))
@@ -212,20 +214,22 @@ internal sealed partial class DockerRuntime(
                 log.AppendLine("--- container log ---").AppendLine(await LogsAsync(newId, ct));
             }
         }
-        catch (DockerApiException ex)
+        // Whatever interrupts the swap (engine error, lost connection, the agent stopping), the old
+        // container must come back: a deploy never leaves the service down.
+        catch (Exception ex)
         {
-            failure = $"recreate failed: {ex.ResponseBody?.Trim() ?? ex.Message}";
+            failure = ex is DockerApiException api ? $"recreate failed: {api.ResponseBody?.Trim() ?? api.Message}" : $"recreate interrupted: {ex.Message}";
         }
 
         if (failure is null)
         {
-            await docker.Containers.RemoveContainerAsync(old.ID, new ContainerRemoveParameters { Force = true }, ct);
+            await docker.Containers.RemoveContainerAsync(old.ID, new ContainerRemoveParameters { Force = true }, CancellationToken.None);
             return CommandOutcome.Ok(log.ToString());
         }
 
-        if (newId is not null) await docker.Containers.RemoveContainerAsync(newId, new ContainerRemoveParameters { Force = true }, ct);
-        await docker.Containers.RenameContainerAsync(old.ID, new ContainerRenameParameters { NewName = name }, ct);
-        await docker.Containers.StartContainerAsync(old.ID, new ContainerStartParameters(), ct);
+        if (newId is not null) await docker.Containers.RemoveContainerAsync(newId, new ContainerRemoveParameters { Force = true }, CancellationToken.None);
+        if (renamed) await docker.Containers.RenameContainerAsync(old.ID, new ContainerRenameParameters { NewName = name }, CancellationToken.None);
+        await docker.Containers.StartContainerAsync(old.ID, new ContainerStartParameters(), CancellationToken.None);
         var rolledBack = $"rolled back to {target.ImageReference}";
         log.AppendLine(rolledBack);
         LogRolledBack(logger, name, failure);

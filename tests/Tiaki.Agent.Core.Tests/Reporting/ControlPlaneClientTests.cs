@@ -1,3 +1,4 @@
+using Tiaki.Testing.Registry;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -16,7 +17,7 @@ public sealed class ControlPlaneClientTests : IDisposable
 
     public ControlPlaneClientTests()
     {
-        var port = FreePort();
+        var port = TestServices.FreePort();
         listener.Prefixes.Add($"http://127.0.0.1:{port}/");
         listener.Start();
         _ = Task.Run(Serve);
@@ -27,13 +28,6 @@ public sealed class ControlPlaneClientTests : IDisposable
     {
         listener.Close();
         http.Dispose();
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 
     private async Task Serve()
@@ -134,7 +128,7 @@ public sealed class ControlPlaneClientTests : IDisposable
     [Fact]
     public async Task HeartbeatAsync_NothingListening_Unavailable()
     {
-        using var nowhere = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{FreePort()}/") };
+        using var nowhere = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{TestServices.FreePort()}/") };
 
         await Should.ThrowAsync<ControlPlaneUnavailableException>(() => new ControlPlaneClient(nowhere).HeartbeatAsync(default));
     }

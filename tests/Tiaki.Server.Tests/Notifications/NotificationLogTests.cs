@@ -45,7 +45,7 @@ public sealed class NotificationLogTests : IDisposable
         });
         await admin.CreateAsync("/api/v1/admin/notifications/channels", new
         {
-            name = "hook", kind = "webhook", webhook = new { url = $"http://127.0.0.1:{TestEnvironment.FreePort()}/hook?token=url-q7w3", secret = "hmac-q7w4" },
+            name = "hook", kind = "webhook", webhook = new { url = $"http://127.0.0.1:{TestEnvironment.FreePort()}/hook/path-q7w6?token=url-q7w3", secret = "hmac-q7w4" },
         });
         await admin.CreateAsync("/api/v1/admin/notifications/channels", new
         {
@@ -65,7 +65,7 @@ public sealed class NotificationLogTests : IDisposable
         var log = string.Join('\n', capture.Lines);
         log.ShouldContain("failed on attempt 1"); // the failures are logged ...
         log.ShouldContain("535");
-        foreach (var secret in new[] { "env-pass-q7w1", "db-pass-q7w2", "url-q7w3", "hmac-q7w4", "tk-q7w5" })
+        foreach (var secret in new[] { "env-pass-q7w1", "db-pass-q7w2", "url-q7w3", "hmac-q7w4", "tk-q7w5", "path-q7w6" })
         {
             log.ShouldNotContain(secret); // ... without what would let a reader of the logs in
         }

@@ -78,11 +78,12 @@ public sealed class WebhookAndNtfySenderTests : IAsyncLifetime
         _status = 500;
         using var http = new HttpClient();
 
-        var outcome = await new WebhookSender(http, TimeProvider.System).SendAsync(new WebhookSettings(new Uri(_base, "hook?token=abc"), "k"), Failed, default);
+        var outcome = await new WebhookSender(http, TimeProvider.System).SendAsync(new WebhookSettings(new Uri(_base, "hook/T0/B0/path-secret?token=abc"), "k"), Failed, default);
 
         outcome.Success.ShouldBeFalse();
         outcome.Error.ShouldNotBeNull().ShouldContain("500");
-        outcome.Error.ShouldNotContain("token=abc"); // query strings often carry secrets
+        outcome.Error.ShouldNotContain("token=abc"); // query strings and paths (Slack, Discord) often carry secrets
+        outcome.Error.ShouldNotContain("path-secret");
     }
 
     [Fact]

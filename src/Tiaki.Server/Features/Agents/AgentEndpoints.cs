@@ -34,7 +34,8 @@ internal static class AgentEndpoints
     private static async Task<Results<Ok<RegisterAgentResponse>, ProblemHttpResult>> Register(
         RegisterAgentRequest request, AgentService agents, HttpContext http, CancellationToken ct)
     {
-        // The enrollment token is checked first: without one, the request's content is none of the caller's business.
+        // A bearer must be present before anything else; the token itself is verified in RegisterAsync, after the
+        // body is validated (argon2 is only paid for well-formed requests).
         if (!AgentKeyAuthenticationHandler.TryGetBearer(http.Request, out var bearer))
         {
             return Problems.Status(StatusCodes.Status401Unauthorized, "An enrollment token is required (Authorization: Bearer <token>).");

@@ -159,10 +159,24 @@ internal sealed partial class AgentService(
         await db.Agents.Where(a => a.Id == agentId).ExecuteUpdateAsync(s => s.SetProperty(a => a.LastSeenAt, now), ct);
     }
 
-    public async Task<IReadOnlyList<AgentDto>> ListAsync(string? id, CancellationToken ct)
+    /// <summary>Agents online and offline, by the same rule as <see cref="ListAsync"/>, without loading them.</summary>
+    public async Task<(int Online, int Offline)> CountByPresenceAsync(CancellationToken ct)
+    {
+        var onlineSince = OnlineSince();
+        var total = await db.Agents.CountAsync(ct);
+        var online = await db.Agents.CountAsync(a => a.LastSeenAt > onlineSince, ct);
+        return (online, total - online);
+    }
+
+    private DateTimeOffset OnlineSince()
     {
         var now = time.GetUtcNow();
-        var onlineSince = now - options.Value.OfflineAfter(now);
+        return now - options.Value.OfflineAfter(now);
+    }
+
+    public async Task<IReadOnlyList<AgentDto>> ListAsync(string? id, CancellationToken ct)
+    {
+        var onlineSince = OnlineSince();
         var q = db.Agents.AsNoTracking();
         if (id is not null)
         {

@@ -16,9 +16,6 @@ internal sealed class AuditLog(TiakiDbContext db, TimeProvider time)
     public void Add(string actor, string action, string? target, string? detail = null, string? log = null) =>
         db.Audit.Add(new AuditEntity { At = time.GetUtcNow(), Actor = actor, Action = action, Target = target, Detail = detail, Log = log });
 
-    public Task<IReadOnlyList<AuditEntryDto>> ListAsync(int limit, string? target, CancellationToken ct) =>
-        ListAsync(new AuditFilter(limit, target), ct);
-
     public async Task<IReadOnlyList<AuditEntryDto>> ListAsync(AuditFilter filter, CancellationToken ct)
     {
         var q = db.Audit.AsNoTracking();

@@ -163,7 +163,7 @@ internal sealed partial class CommandService(
             update.UpdatedAt = time.GetUtcNow();
             if (command.Type is CommandTypes.Deploy or CommandTypes.Rollback)
             {
-                await outbox.StageCommandResultAsync(update, command.Type, false, command.Error, null, ct);
+                await outbox.StageCommandResultAsync(update, command.Type, false, command.Error, ct);
             }
         }
 
@@ -217,7 +217,7 @@ internal sealed partial class CommandService(
             update.UpdatedAt = time.GetUtcNow();
             if (command.Type is CommandTypes.Deploy or CommandTypes.Rollback)
             {
-                await outbox.StageCommandResultAsync(update, command.Type, result.Success, result.Error, null, ct);
+                await outbox.StageCommandResultAsync(update, command.Type, result.Success, result.Error, ct);
             }
         }
 

@@ -103,7 +103,7 @@ internal sealed class NotificationOutbox(
     }
 
     /// <summary>Deploy or rollback finished: looks up the names a person recognises and stages the message, unless muted.</summary>
-    public async Task StageCommandResultAsync(UpdateEntity update, string commandType, bool success, string? error, string? actor, CancellationToken ct)
+    public async Task StageCommandResultAsync(UpdateEntity update, string commandType, bool success, string? error, CancellationToken ct)
     {
         var container = await db.Containers.AsNoTracking().FirstOrDefaultAsync(c => c.AgentId == update.AgentId && c.ContainerId == update.ContainerId, ct);
         var agentName = await db.Agents.AsNoTracking().Where(a => a.Id == update.AgentId).Select(a => a.Name).FirstOrDefaultAsync(ct) ?? update.AgentId;
@@ -129,7 +129,7 @@ internal sealed class NotificationOutbox(
         var body = error is null ? what : $"{what}: {error}";
         // Who asked for it (an admin, or "policy:<name>" for an automatic deploy) is in the audit entry of the request.
         var requestAction = rollback ? "update.rollback-requested" : "update.deploy-requested";
-        actor ??= await db.Audit.AsNoTracking().Where(a => a.Target == update.Id && a.Action == requestAction)
+        var actor = await db.Audit.AsNoTracking().Where(a => a.Target == update.Id && a.Action == requestAction)
             .OrderByDescending(a => a.Id).Select(a => a.Actor).FirstOrDefaultAsync(ct);
         if (actor is not null)
         {

@@ -30,7 +30,7 @@ internal sealed class OverviewService(
 
     public async Task<OverviewDto> GetAsync(CancellationToken ct)
     {
-        var agentList = await agents.ListAsync(null, ct);
+        var (online, offline) = await agents.CountByPresenceAsync(ct);
         var containers = await db.Containers.CountAsync(ct);
         var byBump = await db.Updates.AsNoTracking().Where(u => u.Status == UpdateStatuses.Pending)
             .GroupBy(u => u.Bump).Select(g => new { Bump = g.Key, Count = g.Count() }).ToListAsync(ct);
@@ -45,7 +45,7 @@ internal sealed class OverviewService(
         var recent = await updates.RecentAsync(Finished, 8, ct);
         var lastScan = await db.Commands.AsNoTracking().Where(c => c.Type == CommandTypes.Scan)
             .OrderByDescending(c => c.CreatedAt).Select(c => (DateTimeOffset?)c.CreatedAt).FirstOrDefaultAsync(ct);
-        return new OverviewDto(agentList.Count(a => a.Online), agentList.Count(a => !a.Online), containers, pending.Values.Sum(), pending,
+        return new OverviewDto(online, offline, containers, pending.Values.Sum(), pending,
             failed, recent, lastScan, NextScan());
     }
 

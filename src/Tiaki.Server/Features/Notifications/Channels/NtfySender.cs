@@ -44,7 +44,8 @@ internal static class HttpDelivery
 {
     public static async Task<DeliveryOutcome> SendAsync(HttpClient http, HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        var target = $"{request.RequestUri!.Scheme}://{request.RequestUri.Authority}{request.RequestUri.AbsolutePath}";
+        // Scheme and host only: Slack/Discord webhooks and ntfy topics carry their secret in the path.
+        var target = request.RequestUri!.GetLeftPart(UriPartial.Authority);
         try
         {
             using var response = await http.SendAsync(request, cancellationToken);
