@@ -13,7 +13,8 @@ internal static class NotificationServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<NotificationOptions>, NotificationOptionsValidator>();
         services.AddOptions<NotificationOptions>().ValidateOnStart();
 
-        services.AddHttpClient(ChannelSenders.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(30));
+        // No request logging: webhook and ntfy URLs carry secrets in their paths (Slack, Discord, ntfy topics).
+        services.AddHttpClient(ChannelSenders.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(30)).RemoveAllLoggers();
         services.AddSingleton<EmailSender>();
         services.AddSingleton<NotificationSignal>();
         services.AddScoped<ChannelSenders>();
